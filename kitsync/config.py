@@ -1,0 +1,149 @@
+"""Every setting of kitsync, read from the environment or a ``.env`` file.
+
+Nothing else in kitsync reads the environment. Secrets are ``SecretStr`` so they never show in a
+repr, a log line or an error message; :func:`load_settings` reports every problem at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kitsync.errors import ConfigError
+
+Need = Literal["kitsu", "ayon", "ayon_db", "redis", "webhook"]
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Settings(BaseSettings):
+    """kitsync's settings; the environment variable of each field is its alias."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    kitsu_url: str | None = Field(None, alias="KITSU_URL")
+    kitsu_bot_token: SecretStr | None = Field(None, alias="KITSU_BOT_TOKEN")
+    kitsu_email: str | None = Field(None, alias="KITSU_EMAIL")
+    kitsu_password: SecretStr | None = Field(None, alias="KITSU_PASSWORD")
+
+    ayon_url: str | None = Field(None, alias="AYON_URL")
+    ayon_api_key: SecretStr | None = Field(None, alias="AYON_API_KEY")
+    ayon_db_dsn: SecretStr | None = Field(None, alias="AYON_DB_DSN")
+
+    redis_url: SecretStr | None = Field(None, alias="KITSYNC_REDIS_URL")
+    webhook_secret: SecretStr | None = Field(None, alias="KITSYNC_WEBHOOK_SECRET")
+
+    http_timeout: float = Field(10.0, alias="KITSYNC_HTTP_TIMEOUT", gt=0, le=600)
+    db_timeout: float = Field(10.0, alias="KITSYNC_DB_TIMEOUT", gt=0, le=600)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KITSYNC_LOG_LEVEL")
+
+    @field_validator("kitsu_url", "ayon_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        return _http_url(value)
+
+    @field_validator("ayon_db_dsn")
+    @classmethod
+    def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in (
+            "postgres",
+            "postgresql",
+        ):
+            raise ValueError("must be a postgresql:// DSN")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and urlsplit(value.get_secret_value()).scheme not in (
+            "redis",
+            "rediss",
+            "unix",
+        ):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return value
+
+    def problems(self, need: Iterable[Need]) -> list[str]:
+        """What is missing for the given parts of kitsync, one line each."""
+        missing: list[str] = []
+        needs = set(need)
+        if (self.kitsu_email is None) != (self.kitsu_password is None):
+            missing.append("KITSU_EMAIL and KITSU_PASSWORD go together: set both or neither")
+        if "kitsu" in needs:
+            if self.kitsu_url is None:
+                missing.append("KITSU_URL: missing (Kitsu's API root, e.g. https://kitsu.example.com/api)")
+            if self.kitsu_bot_token is None and self.kitsu_email is None:
+                missing.append(
+                    "KITSU_BOT_TOKEN or KITSU_EMAIL + KITSU_PASSWORD: missing (how to log in to Kitsu)"
+                )
+        if "ayon" in needs:
+            if self.ayon_url is None:
+                missing.append("AYON_URL: missing (AYON server URL, e.g. https://ayon.example.com)")
+            if self.ayon_api_key is None:
+                missing.append("AYON_API_KEY: missing (the API key of an AYON service user)")
+        if "ayon_db" in needs and self.ayon_db_dsn is None:
+            missing.append("AYON_DB_DSN: missing (postgresql:// DSN of AYON's database, read-only use)")
+        if "redis" in needs and self.redis_url is None:
+            missing.append("KITSYNC_REDIS_URL: missing (redis://host:6379/0)")
+        if "webhook" in needs and self.webhook_secret is None:
+            missing.append("KITSYNC_WEBHOOK_SECRET: missing (shared secret of the Zou plugin)")
+        return missing
+
+
+def load_settings(need: Iterable[Need] = (), **overrides: object) -> Settings:
+    """Read the settings; raise :class:`ConfigError` naming every problem (never a value)."""
+    invalid: dict[str, str] = {}
+    values = dict(overrides)
+    while True:
+        try:
+            settings = Settings(**values)  # type: ignore[arg-type]
+            break
+        except ValidationError as error:
+            for item in error.errors(include_url=False, include_input=False):
+                field = str(item["loc"][0]) if item["loc"] else "settings"
+                invalid[field] = str(item["msg"]).removeprefix("Value error, ")
+                # Blank the bad field and go on, so one run reports every problem, not the first.
+                values[_field_name(field)] = Settings.model_fields[_field_name(field)].default
+    problems = [f"{field}: {message}" for field, message in invalid.items()]
+    blanked = {field.split(":")[0] for field in invalid}
+    problems += [p for p in settings.problems(need) if p.split(":")[0] not in blanked]
+    if problems:
+        raise ConfigError(_format(problems))
+    return settings
+
+
+def _field_name(alias: str) -> str:
+    for name, info in Settings.model_fields.items():
+        if alias in (name, info.alias):
+            return name
+    raise KeyError(alias)
+
+
+def _format(problems: list[str]) -> str:
+    return "kitsync configuration is invalid:\n" + "\n".join(f"  - {line}" for line in problems)
