@@ -1,0 +1,80 @@
+"""Settings: every problem named at once, secrets never echoed."""
+
+from __future__ import annotations
+
+import pytest
+
+from kitsync.config import Settings, load_settings, redact_url
+from kitsync.errors import ConfigError
+
+ALL_VARS = [
+    "KITSU_URL", "KITSU_BOT_TOKEN", "KITSU_EMAIL", "KITSU_PASSWORD", "AYON_URL", "AYON_API_KEY",
+    "AYON_DB_DSN", "KITSYNC_REDIS_URL", "KITSYNC_WEBHOOK_SECRET", "KITSYNC_HTTP_TIMEOUT",
+    "KITSYNC_DB_TIMEOUT", "KITSYNC_LOG_LEVEL",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    for var in ALL_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]  # no stray .env
+
+
+def test_complete_settings_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KITSU_URL", "https://kitsu.example.com/api/")
+    monkeypatch.setenv("KITSU_BOT_TOKEN", "tok-123")
+    monkeypatch.setenv("AYON_URL", "https://ayon.example.com")
+    monkeypatch.setenv("AYON_API_KEY", "key-456")
+    monkeypatch.setenv("AYON_DB_DSN", "postgresql://ayon:pw@db/ayon")
+    settings = load_settings(["kitsu", "ayon", "ayon_db"])
+    assert settings.kitsu_url == "https://kitsu.example.com/api"
+    assert settings.redis_url is None  # single-process mode
+    assert "tok-123" not in repr(settings) and "key-456" not in repr(settings)
+    assert "pw" not in repr(settings)
+
+
+def test_every_problem_is_named_and_no_secret_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KITSU_URL", "ftp://kitsu")
+    monkeypatch.setenv("KITSU_EMAIL", "bot@example.com")
+    monkeypatch.setenv("KITSYNC_REDIS_URL", "http://user:hunter2@redis")
+    monkeypatch.setenv("KITSYNC_HTTP_TIMEOUT", "-3")
+    monkeypatch.setenv("AYON_API_KEY", "very-secret-key")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(["kitsu", "ayon", "webhook"])
+    message = str(caught.value)
+    for expected in [
+        "KITSU_URL: must be an http",
+        "KITSYNC_REDIS_URL: must be a redis",
+        "KITSYNC_HTTP_TIMEOUT",
+        "KITSU_EMAIL and KITSU_PASSWORD go together",
+        "AYON_URL: missing",
+        "KITSYNC_WEBHOOK_SECRET: missing",
+    ]:
+        assert expected in message
+    assert "AYON_API_KEY" not in message  # it is set and valid
+    for secret in ("hunter2", "very-secret-key", "ftp://kitsu"):
+        assert secret not in message
+
+
+def test_only_needed_parts_are_required() -> None:
+    assert load_settings([]).kitsu_url is None
+    with pytest.raises(ConfigError, match="KITSYNC_REDIS_URL: missing"):
+        load_settings(["redis"])
+
+
+def test_dotenv_file_is_read(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    Path(".env").write_text("KITSU_URL=http://kitsu.local/api\nKITSU_BOT_TOKEN=abc\n")
+    assert load_settings(["kitsu"]).kitsu_url == "http://kitsu.local/api"
+
+
+def test_redact_url() -> None:
+    assert redact_url("postgresql://ayon:secret@db:5432/ayon") == "postgresql://ayon:***@db:5432/ayon"
+    assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
+
+
+def test_settings_fields_all_have_env_aliases() -> None:
+    aliases = {info.alias for info in Settings.model_fields.values()}
+    assert aliases == set(ALL_VARS)
