@@ -1,0 +1,176 @@
+"""HTTP plumbing of the Kitsu client: one pooled ``httpx.AsyncClient``, authentication, and the
+mapping of every failure to a typed ``KitsuError`` (see ``errors``)."""
+
+from __future__ import annotations
+
+import uuid
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from kitsync.kitsu._auth import BearerToken
+from kitsync.kitsu.errors import (
+    KitsuAuthError,
+    KitsuBadRequest,
+    KitsuNotFound,
+    KitsuUnavailable,
+)
+
+Params = dict[str, str | int]
+_TOKEN_REJECTED = (401, 422)  # 422: Zou's answer to a malformed or forged JWT
+_DETAIL_CHARS = 200
+_MASK = "***"
+
+
+def check_id(value: str) -> str:
+    """``value`` as a dashed lowercase UUID; ``KitsuNotFound`` if it is not one."""
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise KitsuNotFound(f"malformed Kitsu id {value!r}: no such entity can exist") from None
+
+
+def _no_cookies() -> CookieJar:
+    # Zou's login also sets JWT cookies, which Flask-JWT-Extended would read before the header:
+    # a stale cookie must never outlive a re-login, so none are kept at all.
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
+class KitsuSession:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        email: str | None,
+        password: str | None,
+        bot_token: str | None,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None,
+        max_connections: int,
+    ) -> None:
+        self._email = email
+        self._password = password
+        self._bot_token = bot_token
+        self._timeout = timeout
+        self.token = BearerToken(login=None if bot_token else self._login, fixed=bot_token or None)
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/") + "/",
+            timeout=httpx.Timeout(timeout),
+            transport=transport
+            or httpx.AsyncHTTPTransport(
+                retries=1,  # connect failures only: nothing was sent yet
+                limits=httpx.Limits(
+                    max_connections=max_connections, max_keepalive_connections=max_connections
+                ),
+            ),
+            cookies=_no_cookies(),
+            headers={"Accept": "application/json", "User-Agent": "kitsync"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        mode = "bot token" if self._bot_token else f"login {self._email}"
+        return f"KitsuSession({str(self._http.base_url)!r}, {mode})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get_json(self, path: str, params: Params | None = None) -> Any:
+        """GET ``path`` (relative to the base URL) and return its decoded JSON body."""
+        token = await self.token.get()
+        response = await self._send("GET", path, params=params, token=token)
+        if response.status_code in _TOKEN_REJECTED:
+            if not self.token.renewable:
+                raise KitsuAuthError(
+                    f"{_where('GET', path, params)}: Kitsu rejected the bot token "
+                    f"(HTTP {response.status_code}{self._detail(response)})"
+                )
+            token = await self.token.renew(token)
+            response = await self._send("GET", path, params=params, token=token)
+        return self._decode("GET", path, params, response)
+
+    async def _login(self) -> str:
+        path = "/auth/login"
+        body = {"email": self._email, "password": self._password}
+        response = await self._send("POST", path, json=body, token=None)
+        if response.status_code in (400, 401):
+            raise KitsuAuthError(
+                f"Kitsu login as {self._email} refused (HTTP {response.status_code}"
+                f"{self._detail(response)}); check the email and password"
+            )
+        payload = self._decode("POST", path, None, response)
+        access_token = payload.get("access_token") if isinstance(payload, dict) else None
+        if not isinstance(access_token, str) or not access_token:
+            raise KitsuAuthError(f"Kitsu login as {self._email} returned no access token")
+        return access_token
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        json: dict[str, Any] | None = None,
+        token: str | None,
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        try:
+            return await self._http.request(
+                method, path.lstrip("/"), params=params, json=json, headers=headers
+            )
+        except httpx.TimeoutException:
+            raise KitsuUnavailable(
+                f"{_where(method, path, params)}: no answer within {self._timeout:g}s"
+            ) from None
+        except httpx.TransportError as exc:
+            raise KitsuUnavailable(
+                f"{_where(method, path, params)}: {type(exc).__name__}: {self._redact(str(exc))}"
+            ) from None
+
+    def _decode(
+        self, method: str, path: str, params: Params | None, response: httpx.Response
+    ) -> Any:
+        status = response.status_code
+        where = _where(method, path, params)
+        failure = f"{where}: HTTP {status}{self._detail(response)}"
+        if status >= 500:
+            raise KitsuUnavailable(failure)
+        if status == 404:
+            raise KitsuNotFound(failure)
+        if status in (*_TOKEN_REJECTED, 403):
+            raise KitsuAuthError(failure)
+        if status >= 300:
+            # Redirects too: a redirect means the base URL is wrong (missing /api, http->https).
+            raise KitsuBadRequest(failure)
+        try:
+            return response.json()
+        except ValueError:
+            content_type = response.headers.get("content-type", "no content type")
+            raise KitsuUnavailable(
+                f"{where}: HTTP {status} with a non-JSON body ({content_type})"
+            ) from None
+
+    def _detail(self, response: httpx.Response) -> str:
+        try:
+            body = response.json()
+        except ValueError:
+            text = response.text
+        else:
+            message = (body.get("message") or body.get("msg")) if isinstance(body, dict) else None
+            text = str(message) if message else response.text
+        text = " ".join(text.split())[:_DETAIL_CHARS]
+        return f": {self._redact(text)}" if text else ""
+
+    def _redact(self, text: str) -> str:
+        # Zou does not echo secrets, but a proxy's error page might: mask them all the same.
+        for secret in (self._password, self._bot_token, self.token.current):
+            if secret:
+                text = text.replace(secret, _MASK)
+        return text
+
+
+def _where(method: str, path: str, params: Params | None) -> str:
+    query = f"?{urlencode(params)}" if params else ""
+    return f"Kitsu {method} {path}{query}"
