@@ -1,0 +1,83 @@
+"""Turn AYON's HTTP answers and transport failures into the gateway's typed errors."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from kitsync.ayon.errors import (
+    AyonAuthError,
+    AyonBadRequest,
+    AyonConflict,
+    AyonError,
+    AyonNotFound,
+    AyonUnavailable,
+)
+
+_Model = TypeVar("_Model", bound=BaseModel)
+_MAX_DETAIL = 500
+
+_BY_STATUS: dict[int, type[AyonError]] = {
+    400: AyonBadRequest,
+    401: AyonAuthError,
+    403: AyonAuthError,
+    404: AyonNotFound,
+    409: AyonConflict,
+    422: AyonBadRequest,
+    429: AyonUnavailable,
+}
+
+
+def error_for(method: str, path: str, response: httpx.Response, secret: str) -> AyonError:
+    """The typed error for a non-2xx answer, with AYON's ``detail`` (never its traceback)."""
+    status = response.status_code
+    detail = _scrub(_detail(response), secret)
+    kind = AyonUnavailable if status >= 500 else _BY_STATUS.get(status, AyonError)
+    return kind(f"{method} {path} -> {status}: {detail}", status=status, detail=detail)
+
+
+def transport_error(method: str, path: str, error: httpx.TransportError) -> AyonUnavailable:
+    what = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
+    # httpx messages carry no headers; the exception object does, so it is not chained.
+    return AyonUnavailable(f"{method} {path} {what}: {type(error).__name__}: {error}")
+
+
+def parse(model: type[_Model], method: str, path: str, response: httpx.Response) -> _Model:
+    """``response``'s JSON body as ``model``; an unexpected shape is an :class:`AyonError`."""
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}"
+            for e in error.errors(include_url=False, include_input=False)
+        )
+        raise AyonError(
+            f"{method} {path} -> {response.status_code}: unexpected answer ({problems})"
+        ) from None
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return response.text[:_MAX_DETAIL] or response.reason_phrase
+    if not isinstance(body, dict):
+        return str(body)[:_MAX_DETAIL]
+    detail = str(body.get("detail") or response.reason_phrase)
+    # Request-validation 400s say which field is wrong only in "errors".
+    errors = body.get("errors")
+    if isinstance(errors, list):
+        fields = [
+            f"{'.'.join(map(str, e.get('loc', [])))}: {e.get('msg', '')}"
+            for e in errors
+            if isinstance(e, dict)
+        ]
+        detail = "; ".join([detail, *fields])
+    return detail[:_MAX_DETAIL]
+
+
+def _scrub(text: str, secret: str) -> str:
+    # AYON does not echo keys, but a proxy in front of it might.
+    return text.replace(secret, "***") if secret else text

@@ -1,0 +1,282 @@
+"""Read AYON's current state straight from its PostgreSQL database: one query per call."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any, TypeVar
+
+import asyncpg
+
+from kitsync.ayon import _sql
+from kitsync.ayon._identifiers import project_schema
+from kitsync.ayon.errors import AmbiguousPairing, AyonNotFound, AyonUnavailable
+from kitsync.core.ids import ayon_id
+from kitsync.schemas.ayon import (
+    BREAKDOWN,
+    AnatomyItem,
+    AyonFolder,
+    AyonLink,
+    AyonProjectAnatomy,
+    AyonTask,
+    LinkTypeItem,
+)
+
+_Entity = TypeVar("_Entity", AyonFolder, AyonTask)
+_JSONB = frozenset({"attrib", "data"})
+
+# Lost or refused connections, server shutdown, too many clients, timeouts: worth a retry.
+_TRANSIENT = (
+    OSError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+)
+# A project schema (or one of its tables) that does not exist.
+_MISSING = (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.InvalidSchemaNameError)
+
+
+async def connect(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = 10.0
+) -> asyncpg.Pool:
+    """A pool on AYON's database whose sessions are read-only (kitsync never writes there)."""
+    try:
+        return await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=command_timeout,
+            command_timeout=command_timeout,
+            server_settings={
+                "application_name": "kitsync",
+                "default_transaction_read_only": "on",
+            },
+        )
+    except _TRANSIENT as error:
+        # The DSN may hold a password: name the error type only.
+        raise AyonUnavailable(
+            f"cannot connect to AYON's database: {type(error).__name__}"
+        ) from None
+
+
+class AyonReader:
+    """Batched reads of AYON entities. Every method validates the project name before any SQL."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    # ------------------------------------------------------------------ projects and users
+
+    async def paired_projects(self) -> dict[str, str]:
+        """``{kitsu project id: AYON project name}`` over the active paired projects."""
+        rows = await self._fetch("paired_projects", _sql.PAIRED_PROJECTS)
+        return _one_project_each(rows)
+
+    async def paired_project(self, kitsu_project_id: str) -> str | None:
+        """The active AYON project paired with a Kitsu project (``data.kitsuProjectId``), if any."""
+        rows = await self._fetch("paired_project", _sql.PAIRED_PROJECT, kitsu_project_id)
+        return _one_project_each(rows).get(kitsu_project_id)
+
+    async def users_by_email(self, emails: Iterable[str]) -> dict[str, str]:
+        """``{lower-cased email: AYON user name}``; an active user wins over an inactive one."""
+        wanted = sorted({email.lower() for email in emails})
+        if not wanted:
+            return {}
+        rows = await self._fetch("users_by_email", _sql.USERS_BY_EMAIL, wanted)
+        found: dict[str, str] = {}
+        for row in rows:
+            found.setdefault(row["email"], row["name"])
+        return found
+
+    async def anatomy(self, project: str) -> AyonProjectAnatomy:
+        schema = project_schema(project)
+        rows = await self._fetch("anatomy", _sql.anatomy(schema), project=project)
+        lists: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            lists[row["kind"]].append(json.loads(row["item"]))
+        return AyonProjectAnatomy(
+            folder_types=[AnatomyItem.model_validate(i) for i in lists["folder_types"]],
+            task_types=[AnatomyItem.model_validate(i) for i in lists["task_types"]],
+            statuses=[AnatomyItem.model_validate(i) for i in lists["statuses"]],
+            link_types=[LinkTypeItem.model_validate(i) for i in lists["link_types"]],
+        )
+
+    # ------------------------------------------------------------------ folders and tasks
+
+    async def folders_by_kitsu_ids(
+        self, project: str, kitsu_ids: Iterable[str]
+    ) -> dict[str, AyonFolder]:
+        """The folder of each Kitsu id: the one with kitsync's id (``ayon_id``) or the one whose
+        ``data.kitsuId`` names it (ayon-kitsu's random ids). Inactive folders are included; when
+        both exist, an active one wins, then kitsync's id."""
+        schema = project_schema(project)
+        wanted = sorted(set(kitsu_ids))
+        if not wanted:
+            return {}
+        by_id = {ayon_id(kitsu_id): kitsu_id for kitsu_id in wanted}
+        sql = _sql.folders(schema, _sql.FOLDERS_BY_KITSU_IDS)
+        rows = await self._fetch("folders_by_kitsu_ids", sql, list(by_id), wanted, project=project)
+        return _by_kitsu_id([_folder(row) for row in rows], by_id, set(wanted))
+
+    async def tasks_by_kitsu_ids(
+        self, project: str, kitsu_ids: Iterable[str]
+    ) -> dict[str, AyonTask]:
+        """As :meth:`folders_by_kitsu_ids`, for tasks."""
+        schema = project_schema(project)
+        wanted = sorted(set(kitsu_ids))
+        if not wanted:
+            return {}
+        by_id = {ayon_id(kitsu_id): kitsu_id for kitsu_id in wanted}
+        sql = _sql.tasks(schema, _sql.TASKS_BY_KITSU_IDS)
+        rows = await self._fetch("tasks_by_kitsu_ids", sql, list(by_id), wanted, project=project)
+        return _by_kitsu_id([_task(row) for row in rows], by_id, set(wanted))
+
+    async def folders_by_ids(self, project: str, ids: Iterable[str]) -> dict[str, AyonFolder]:
+        schema = project_schema(project)
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        sql = _sql.folders(schema, _sql.FOLDERS_BY_IDS)
+        rows = await self._fetch("folders_by_ids", sql, wanted, project=project)
+        return {folder.id: folder for folder in map(_folder, rows)}
+
+    async def folder_paths(self, project: str, ids: Iterable[str]) -> dict[str, str]:
+        """``{folder id: path}`` (names from the root joined by ``/``, no leading slash)."""
+        folders = await self.folders_by_ids(project, ids)
+        return {folder_id: folder.path or "" for folder_id, folder in folders.items()}
+
+    async def children(
+        self, project: str, parent_ids: Iterable[str | None]
+    ) -> dict[str | None, list[AyonFolder]]:
+        """The folders under each parent (``None``: the root folders), active or not: the
+        siblings a name must not collide with. Every requested parent is a key."""
+        schema = project_schema(project)
+        parents = set(parent_ids)
+        if not parents:
+            return {}
+        ids = sorted(p for p in parents if p is not None)
+        sql = _sql.folders(schema, _sql.FOLDERS_BY_PARENTS)
+        rows = await self._fetch("children", sql, ids, None in parents, project=project)
+        found: dict[str | None, list[AyonFolder]] = {parent: [] for parent in parents}
+        for folder in map(_folder, rows):
+            found[folder.parent_id].append(folder)
+        return found
+
+    async def tasks_of_folders(
+        self, project: str, folder_ids: Iterable[str]
+    ) -> dict[str, list[AyonTask]]:
+        """The tasks of each folder, active or not (task names are unique per folder). Every
+        requested folder is a key."""
+        schema = project_schema(project)
+        wanted = sorted(set(folder_ids))
+        if not wanted:
+            return {}
+        sql = _sql.tasks(schema, _sql.TASKS_BY_FOLDERS)
+        rows = await self._fetch("tasks_of_folders", sql, wanted, project=project)
+        found: dict[str, list[AyonTask]] = {folder_id: [] for folder_id in wanted}
+        for task in map(_task, rows):
+            found[task.folder_id].append(task)
+        return found
+
+    async def folders_with_products(self, project: str, folder_ids: Iterable[str]) -> set[str]:
+        """The given folders that have products in their subtree: never delete those."""
+        schema = project_schema(project)
+        wanted = sorted(set(folder_ids))
+        if not wanted:
+            return set()
+        sql = _sql.folders_with_products(schema)
+        rows = await self._fetch("folders_with_products", sql, wanted, project=project)
+        return {row["id"].hex for row in rows}
+
+    # ------------------------------------------------------------------ links
+
+    async def links_of_outputs(
+        self, project: str, output_ids: Iterable[str], link_type: str = BREAKDOWN
+    ) -> dict[str, list[AyonLink]]:
+        """The links of ``link_type`` (full name) into each output; every requested id is a key."""
+        schema = project_schema(project)
+        wanted = sorted(set(output_ids))
+        if not wanted:
+            return {}
+        sql = _sql.links(schema, _sql.LINKS_OF_OUTPUTS)
+        rows = await self._fetch("links_of_outputs", sql, wanted, link_type, project=project)
+        found: dict[str, list[AyonLink]] = {output_id: [] for output_id in wanted}
+        for link in map(_link, rows):
+            found[link.output_id].append(link)
+        return found
+
+    async def links_touching(self, project: str, folder_ids: Iterable[str]) -> list[AyonLink]:
+        """Every link, of any type, with one of the given entities as input or output."""
+        schema = project_schema(project)
+        wanted = sorted(set(folder_ids))
+        if not wanted:
+            return []
+        sql = _sql.links(schema, _sql.LINKS_TOUCHING)
+        rows = await self._fetch("links_touching", sql, wanted, project=project)
+        return [_link(row) for row in rows]
+
+    # ------------------------------------------------------------------ plumbing
+
+    async def _fetch(
+        self, method: str, sql: str, *args: object, project: str | None = None
+    ) -> list[Any]:
+        where = f"AyonReader.{method}" + (f" ({project})" if project else "")
+        try:
+            return list(await self._pool.fetch(sql, *args))
+        except _MISSING as error:
+            raise AyonNotFound(f"{where}: {error}") from None
+        except _TRANSIENT as error:
+            raise AyonUnavailable(f"{where}: AYON's database is unreachable: {error}") from None
+
+
+def _json(text: str | None) -> dict[str, Any]:
+    value = json.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}
+
+
+def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A row as a dict, with its jsonb columns (selected as text) parsed."""
+    return {key: _json(value) if key in _JSONB else value for key, value in row.items()}
+
+
+def _folder(row: Mapping[str, Any]) -> AyonFolder:
+    return AyonFolder.model_validate(_decoded(row))
+
+
+def _task(row: Mapping[str, Any]) -> AyonTask:
+    return AyonTask.model_validate(_decoded(row))
+
+
+def _link(row: Mapping[str, Any]) -> AyonLink:
+    return AyonLink.model_validate(_decoded(row))
+
+
+def _by_kitsu_id(
+    entities: Iterable[_Entity], by_id: Mapping[str, str], wanted: Collection[str]
+) -> dict[str, _Entity]:
+    """Assign each entity to the Kitsu id(s) it stands for, preferring active, then kitsync's id."""
+    best: dict[str, tuple[tuple[bool, bool], _Entity]] = {}
+    for entity in entities:
+        claims = {by_id[entity.id]: True} if entity.id in by_id else {}
+        named = entity.kitsu_id
+        if named is not None and named in wanted:
+            claims.setdefault(named, False)
+        for kitsu_id, ours in claims.items():
+            rank = (entity.active, ours)
+            if kitsu_id not in best or rank > best[kitsu_id][0]:
+                best[kitsu_id] = (rank, entity)
+    return {kitsu_id: entity for kitsu_id, (_, entity) in best.items()}
+
+
+def _one_project_each(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    names: dict[str, list[str]] = defaultdict(list)
+    for row in rows:
+        names[row["kitsu_id"]].append(row["name"])
+    ambiguous = {kitsu_id: found for kitsu_id, found in names.items() if len(found) > 1}
+    if ambiguous:
+        described = "; ".join(f"{k} -> {', '.join(v)}" for k, v in sorted(ambiguous.items()))
+        raise AmbiguousPairing(
+            f"Kitsu projects paired with several active AYON projects: {described}"
+        )
+    return {kitsu_id: found[0] for kitsu_id, found in names.items()}

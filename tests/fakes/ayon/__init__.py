@@ -1,0 +1,60 @@
+"""A fake AYON 1.16 server, over a real Postgres database laid out like AYON's.
+
+AYON's server cannot be installed here, so this fake is kitsync's AYON in tests. It reproduces
+the behaviour recorded in ``tests/fixtures/ayon`` (its contract test replays every recording):
+status codes and bodies, integrity rules enforced by Postgres constraints, PATCH merge rules,
+/operations transactions, links, and the rows written to ``public.events``.
+
+Usage::
+
+    app = create_app(pg_dsn)                 # keys: SERVICE_KEY -> "kitsync_service" (service
+    with serve(app) as base_url: ...         #       user), HUMAN_KEY -> "alice" (ordinary user)
+    await create_project(pg_dsn, "p_1a2b", data={"kitsuProjectId": "..."})
+
+Test hooks:
+
+- ``app.state.requests``: ``(METHOD, path)`` of every request received, in order.
+- ``inject_failures(app, count=2, status=503)``: the next 2 requests get a 503 and write nothing.
+  ``method=`` / ``path=`` (a prefix) restrict which requests are hit; ``delay=`` stalls first.
+- ``inject_delay(app, seconds, count=1)``: stall the next request(s), then handle them normally
+  (a client that timed out may still see its write happen, as with a slow real server).
+- ``clear_faults(app)``; ``app.state.fail_next`` is the underlying queue.
+
+Not served: GraphQL (kitsync reads AYON through SQL), versions/representations/workfiles,
+thumbnails, ``activity.created`` event rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._app import create_app
+from ._auth import HUMAN_KEY, SERVICE_KEY
+from ._db import connect, ensure_public_tables
+from ._events import Caller
+from ._faults import clear_faults, inject_delay, inject_failures
+from ._projects import deploy_project
+
+__all__ = [
+    "HUMAN_KEY",
+    "SERVICE_KEY",
+    "clear_faults",
+    "create_app",
+    "create_project",
+    "inject_delay",
+    "inject_failures",
+]
+
+
+async def create_project(dsn: str, name: str, *, data: dict[str, Any] | None = None) -> None:
+    """Deploy project ``name`` with the default anatomy (as POST /api/projects with code=name),
+    then set its ``data``."""
+    async with connect(dsn) as conn:
+        await ensure_public_tables(conn)
+        await deploy_project(conn, Caller(user=None), name=name, code=name)
+        if data:
+            await conn.execute(
+                "UPDATE public.projects SET data = $2, updated_at = NOW() WHERE name = $1",
+                name,
+                data,
+            )
