@@ -28,6 +28,11 @@ def _http_url(value: str | None) -> str | None:
     return value
 
 
+def reveal(secret: SecretStr | None) -> str | None:
+    """The plain value of an optional secret, for handing to a client (never to a log)."""
+    return secret.get_secret_value() if secret is not None else None
+
+
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***`` (for messages and logs)."""
     parts = urlsplit(url)
@@ -59,9 +64,12 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = Field(None, alias="KITSYNC_REDIS_URL")
     webhook_secret: SecretStr | None = Field(None, alias="KITSYNC_WEBHOOK_SECRET")
 
+    deactivate_on_delete: bool = Field(False, alias="KITSYNC_DEACTIVATE_ON_DELETE")
     http_timeout: float = Field(10.0, alias="KITSYNC_HTTP_TIMEOUT", gt=0, le=600)
     db_timeout: float = Field(10.0, alias="KITSYNC_DB_TIMEOUT", gt=0, le=600)
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="KITSYNC_LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", alias="KITSYNC_LOG_LEVEL"
+    )
 
     @field_validator("kitsu_url", "ayon_url")
     @classmethod
@@ -97,18 +105,18 @@ class Settings(BaseSettings):
             missing.append("KITSU_EMAIL and KITSU_PASSWORD go together: set both or neither")
         if "kitsu" in needs:
             if self.kitsu_url is None:
-                missing.append("KITSU_URL: missing (Kitsu's API root, e.g. https://kitsu.example.com/api)")
-            if self.kitsu_bot_token is None and self.kitsu_email is None:
                 missing.append(
-                    "KITSU_BOT_TOKEN or KITSU_EMAIL + KITSU_PASSWORD: missing (how to log in to Kitsu)"
+                    "KITSU_URL: missing (Kitsu's API root, e.g. https://kitsu.example.com/api)"
                 )
+            if self.kitsu_bot_token is None and self.kitsu_email is None:
+                missing.append("KITSU_BOT_TOKEN or KITSU_EMAIL + KITSU_PASSWORD: missing")
         if "ayon" in needs:
             if self.ayon_url is None:
                 missing.append("AYON_URL: missing (AYON server URL, e.g. https://ayon.example.com)")
             if self.ayon_api_key is None:
                 missing.append("AYON_API_KEY: missing (the API key of an AYON service user)")
         if "ayon_db" in needs and self.ayon_db_dsn is None:
-            missing.append("AYON_DB_DSN: missing (postgresql:// DSN of AYON's database, read-only use)")
+            missing.append("AYON_DB_DSN: missing (postgresql:// DSN of AYON's database)")
         if "redis" in needs and self.redis_url is None:
             missing.append("KITSYNC_REDIS_URL: missing (redis://host:6379/0)")
         if "webhook" in needs and self.webhook_secret is None:

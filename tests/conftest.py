@@ -30,7 +30,9 @@ REDIS_DB = int(os.environ.get("KITSYNC_TEST_REDIS_DB", "13"))
 def _reachable(url: str, default_port: int) -> bool:
     parts = urlsplit(url)
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False
@@ -38,8 +40,9 @@ def _reachable(url: str, default_port: int) -> bool:
 
 def _require(url: str, default_port: int, what: str) -> None:
     if not _reachable(url, default_port):
+        where = f"{urlsplit(url).hostname}:{urlsplit(url).port or default_port}"
         pytest.fail(
-            f"{what} is not reachable at {urlsplit(url).hostname}:{urlsplit(url).port or default_port}. "
+            f"{what} is not reachable at {where}. "
             "Run the tests with scripts/test, which starts it, or start it yourself.",
             pytrace=False,
         )

@@ -10,7 +10,7 @@ from kitsync.errors import ConfigError
 ALL_VARS = [
     "KITSU_URL", "KITSU_BOT_TOKEN", "KITSU_EMAIL", "KITSU_PASSWORD", "AYON_URL", "AYON_API_KEY",
     "AYON_DB_DSN", "KITSYNC_REDIS_URL", "KITSYNC_WEBHOOK_SECRET", "KITSYNC_HTTP_TIMEOUT",
-    "KITSYNC_DB_TIMEOUT", "KITSYNC_LOG_LEVEL",
+    "KITSYNC_DB_TIMEOUT", "KITSYNC_LOG_LEVEL", "KITSYNC_DEACTIVATE_ON_DELETE",
 ]  # fmt: skip
 
 
@@ -71,7 +71,9 @@ def test_dotenv_file_is_read(tmp_path: object, monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_redact_url() -> None:
-    assert redact_url("postgresql://ayon:secret@db:5432/ayon") == "postgresql://ayon:***@db:5432/ayon"
+    assert (
+        redact_url("postgresql://ayon:secret@db:5432/ayon") == "postgresql://ayon:***@db:5432/ayon"
+    )
     assert redact_url("redis://localhost:6379/0") == "redis://localhost:6379/0"
 
 

@@ -1,0 +1,162 @@
+"""``kitsync check``: can kitsync reach and use each dependency? One verdict per dependency.
+
+Each check turns the gateway's typed errors into a sentence a pipeline TD can act on. None of
+them prints a secret: URLs are shown with passwords masked, errors by their own safe messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+from kitsync.ayon import (
+    AmbiguousPairing,
+    AyonAuthError,
+    AyonError,
+    AyonNotFound,
+    AyonReader,
+    AyonWriter,
+    connect,
+)
+from kitsync.config import Settings, redact_url, reveal
+from kitsync.kitsu import (
+    KitsuAuthError,
+    KitsuBadResponse,
+    KitsuClient,
+    KitsuError,
+    KitsuNotFound,
+    KitsuUnavailable,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+async def check_kitsu(settings: Settings) -> CheckResult:
+    name = "Kitsu"
+    if settings.kitsu_url is None:
+        return CheckResult(name, False, "not configured: set KITSU_URL")
+    where = settings.kitsu_url
+    try:
+        async with KitsuClient(
+            settings.kitsu_url,
+            email=settings.kitsu_email,
+            password=reveal(settings.kitsu_password),
+            bot_token=reveal(settings.kitsu_bot_token),
+            timeout=settings.http_timeout,
+        ) as kitsu:
+            projects = await kitsu.projects()
+    except KitsuAuthError as error:
+        how = "KITSU_BOT_TOKEN" if settings.kitsu_bot_token else "KITSU_EMAIL / KITSU_PASSWORD"
+        return CheckResult(name, False, f"{where}: bad credentials ({how}): {error}")
+    except (KitsuNotFound, KitsuBadResponse):
+        return CheckResult(
+            name, False, f"{where}: no Kitsu API there; KITSU_URL is the API root (ends in /api)"
+        )
+    except KitsuUnavailable as error:
+        return CheckResult(name, False, f"{where}: unreachable or failing ({error})")
+    except KitsuError as error:
+        return CheckResult(name, False, f"{where}: {error}")
+    return CheckResult(name, True, f"{where}: logged in, {len(projects)} projects visible")
+
+
+async def check_ayon(settings: Settings) -> CheckResult:
+    name = "AYON"
+    if settings.ayon_url is None or settings.ayon_api_key is None:
+        return CheckResult(name, False, "not configured: set AYON_URL and AYON_API_KEY")
+    where = settings.ayon_url
+    try:
+        api_key = settings.ayon_api_key.get_secret_value()
+        async with AyonWriter(settings.ayon_url, api_key, timeout=settings.http_timeout) as ayon:
+            user = await ayon.me()
+    except AyonAuthError:
+        return CheckResult(name, False, f"{where}: the API key was refused (AYON_API_KEY)")
+    except AyonNotFound:
+        return CheckResult(name, False, f"{where}: no AYON API there; check AYON_URL")
+    except AyonError as error:
+        return CheckResult(name, False, f"{where}: unreachable or failing ({error})")
+    if not user.is_service:
+        return CheckResult(
+            name,
+            False,
+            f"{where}: user '{user.name}' is not a service user; create a service user in "
+            "AYON (Settings > Users) and use its API key",
+        )
+    return CheckResult(name, True, f"{where}: service user '{user.name}'")
+
+
+async def check_ayon_db(settings: Settings) -> CheckResult:
+    name = "AYON database"
+    if settings.ayon_db_dsn is None:
+        return CheckResult(name, False, "not configured: set AYON_DB_DSN")
+    dsn = settings.ayon_db_dsn.get_secret_value()
+    where = redact_url(dsn)
+    try:
+        pool = await connect(dsn, min_size=1, max_size=2, command_timeout=settings.db_timeout)
+    except AyonError as error:
+        return CheckResult(name, False, f"{where}: {error}")
+    except Exception as error:  # asyncpg's auth / catalog errors: name the kind, not the DSN
+        return CheckResult(name, False, f"{where}: cannot connect ({type(error).__name__})")
+    try:
+        reader = AyonReader(pool)
+        try:
+            paired = await reader.paired_projects()
+        except AmbiguousPairing as error:
+            return CheckResult(name, False, f"{where}: {error}; unpair all but one")
+        except AyonNotFound:
+            return CheckResult(
+                name, False, f"{where}: no AYON tables there; check the database name"
+            )
+        except AyonError as error:
+            return CheckResult(name, False, f"{where}: {error}")
+        missing = []
+        for project in sorted(paired.values()):
+            try:
+                await reader.anatomy(project)
+            except AyonNotFound:
+                missing.append(project)
+        if missing:
+            return CheckResult(
+                name, False, f"{where}: project schema missing for {', '.join(missing)}"
+            )
+        return CheckResult(name, True, f"{where}: {len(paired)} paired projects")
+    finally:
+        await pool.close()
+
+
+async def check_redis(settings: Settings) -> CheckResult:
+    name = "Redis"
+    if settings.redis_url is None:
+        return CheckResult(name, True, "not configured: single-process mode")
+    url = settings.redis_url.get_secret_value()
+    client = aioredis.Redis.from_url(url, socket_timeout=settings.http_timeout)
+    try:
+        await client.ping()
+    except redis.exceptions.AuthenticationError:
+        return CheckResult(name, False, f"{redact_url(url)}: wrong password")
+    except (redis.exceptions.RedisError, OSError) as error:
+        return CheckResult(name, False, f"{redact_url(url)}: unreachable ({type(error).__name__})")
+    finally:
+        await client.aclose()
+    return CheckResult(name, True, f"{redact_url(url)}: reachable")
+
+
+CHECKS: tuple[Callable[[Settings], Awaitable[CheckResult]], ...] = (
+    check_kitsu,
+    check_ayon,
+    check_ayon_db,
+    check_redis,
+)
+
+
+async def run_checks(settings: Settings) -> list[CheckResult]:
+    """Run every check concurrently; never raises for a failing dependency."""
+    return list(await asyncio.gather(*(check(settings) for check in CHECKS)))
