@@ -1,10 +1,11 @@
 """AYON names and labels from Kitsu names.
 
-The name is the slug of the Kitsu name with ``_`` (as ayon-kitsu writes it, so existing folders
+The name is the slug of the Kitsu name with ``_`` (as ayon-kitsu writes it, so folders it made
 keep their names); the label is the Kitsu name as typed. AYON names are unique ignoring case among
-active siblings, so Kitsu siblings whose slugs collide get a suffix taken from their Kitsu id: the
-suffix of an entity never depends on which other siblings exist, so it is stable across runs and
-across workers. Only the oldest member of a collision keeps the bare slug.
+active siblings. When the slug is taken, the entity gets a suffix made from its own Kitsu id, so
+the suffix never depends on which other siblings exist: it is the same on every run and worker.
+Whoever holds a name keeps it (no churn); for siblings planned together the oldest Kitsu entity
+claims the bare slug first.
 """
 
 from __future__ import annotations
@@ -30,35 +31,43 @@ def is_valid_name(name: str) -> bool:
     return AYON_NAME.match(name) is not None
 
 
+def suffixed(name: str, kitsu_id: str, length: int = _SUFFIX_HEX) -> str:
+    return f"{name}_{kitsu_id.replace('-', '')[:length].lower()}"
+
+
+def choose_name(
+    kitsu_id: str, kitsu_name: str, taken: Collection[str], current: str | None = None
+) -> str:
+    """The name an entity should have, given the lower-case names its active siblings hold.
+
+    ``current`` is the entity's present AYON name: kept when it is already one of the two names
+    the entity may have and is free, so a settled collision never flips back and forth.
+    """
+    base = slug(kitsu_name)
+    # The whole id as a last resort: unique even when two ids share their first hex digits.
+    candidates = (base, suffixed(base, kitsu_id), suffixed(base, kitsu_id, length=32))
+    if current in candidates and current.lower() not in taken:
+        return current
+    return next((name for name in candidates if name.lower() not in taken), candidates[-1])
+
+
 @dataclass(frozen=True, slots=True)
 class Sibling:
     """One Kitsu entity that wants a name under a given AYON parent."""
 
     kitsu_id: str
     kitsu_name: str
-    # Sort key deciding who keeps the bare slug: Kitsu's created_at, then the id.
+    # Who claims the bare slug first: Kitsu's created_at, then the id.
     created: str = ""
 
 
-def suffixed(name: str, kitsu_id: str) -> str:
-    return f"{name}_{kitsu_id.replace('-', '')[:_SUFFIX_HEX].lower()}"
-
-
 def assign_names(siblings: Iterable[Sibling], taken: Collection[str] = ()) -> dict[str, str]:
-    """Map each sibling's Kitsu id to a unique AYON name.
-
-    ``taken`` holds names (any case) that active AYON siblings not managed here already use,
-    e.g. folders made by hand; a sibling whose slug hits one is suffixed too.
-    """
+    """Unique names for siblings planned together, oldest first; ``taken`` holds names (any
+    case) of active siblings that are not among them, e.g. folders made by hand in AYON."""
     occupied = {name.lower() for name in taken}
-    groups: dict[str, list[Sibling]] = {}
-    for sibling in siblings:
-        groups.setdefault(slug(sibling.kitsu_name).lower(), []).append(sibling)
     names: dict[str, str] = {}
-    for members in groups.values():
-        members.sort(key=lambda s: (s.created, s.kitsu_id))
-        for index, member in enumerate(members):
-            base = slug(member.kitsu_name)
-            keep_bare = index == 0 and base.lower() not in occupied
-            names[member.kitsu_id] = base if keep_bare else suffixed(base, member.kitsu_id)
+    for sibling in sorted(siblings, key=lambda s: (s.created, s.kitsu_id)):
+        name = choose_name(sibling.kitsu_id, sibling.kitsu_name, occupied)
+        occupied.add(name.lower())
+        names[sibling.kitsu_id] = name
     return names

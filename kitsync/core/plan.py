@@ -1,0 +1,369 @@
+"""Diff: from what Kitsu wants (specs) and what AYON holds (a snapshot) to a plan of operations.
+
+Pure: no I/O. The plan holds the anatomy items to add first (through the project PATCH), then
+AYON ``/operations`` in an order AYON accepts in one batch: removals first (they free names),
+folders parents-first, then tasks. Applying a plan and planning again gives an empty plan.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kitsync.core.anatomy import AnatomyNeeds, resolve_anatomy
+from kitsync.core.desired import FolderSpec, TaskSpec
+from kitsync.core.ids import ayon_id
+from kitsync.core.names import choose_name, slug
+from kitsync.schemas.ayon import AnatomyItem, AyonFolder, AyonProjectAnatomy, AyonTask, Operation
+from kitsync.schemas.kitsu import KitsuTaskStatus, KitsuTaskType
+
+DeleteMode = Literal["delete", "deactivate"]
+
+
+@dataclass(frozen=True)
+class AyonSnapshot:
+    """The part of AYON's state a plan depends on, read in a few batched queries.
+
+    ``folders``/``tasks`` are keyed by Kitsu key (``data.kitsuId`` or kitsync's derived id);
+    ``children`` lists every folder under each parent id involved (None = root), managed or not;
+    ``task_siblings`` every task of each folder involved; ``with_products`` the folders that
+    hold products in their subtree (never deleted).
+    """
+
+    anatomy: AyonProjectAnatomy
+    folders: Mapping[str, AyonFolder] = field(default_factory=dict)
+    tasks: Mapping[str, AyonTask] = field(default_factory=dict)
+    children: Mapping[str | None, Sequence[AyonFolder]] = field(default_factory=dict)
+    task_siblings: Mapping[str, Sequence[AyonTask]] = field(default_factory=dict)
+    users_by_email: Mapping[str, str] = field(default_factory=dict)
+    with_products: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Plan:
+    folder_types: tuple[AnatomyItem, ...] = ()
+    task_types: tuple[AnatomyItem, ...] = ()
+    statuses: tuple[AnatomyItem, ...] = ()
+    operations: tuple[Operation, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def anatomy_changes(self) -> bool:
+        return bool(self.folder_types or self.task_types or self.statuses)
+
+    @property
+    def empty(self) -> bool:
+        return not self.anatomy_changes and not self.operations
+
+    def counts(self) -> dict[str, int]:
+        """How many of each change, e.g. ``{"create folder": 3, "add task type": 1}``."""
+        counts: Counter[str] = Counter(f"{_verb(op)} {op.entity_type}" for op in self.operations)
+        for label, items in (
+            ("folder type", self.folder_types),
+            ("task type", self.task_types),
+            ("status", self.statuses),
+        ):
+            if items:
+                counts[f"add {label}"] += len(items)
+        return dict(sorted(counts.items()))
+
+
+def _verb(op: Operation) -> str:
+    if op.type == "update" and op.data is not None and op.data.get("active") is False:
+        return "deactivate"
+    return op.type
+
+
+def plan(
+    snapshot: AyonSnapshot,
+    folders: Sequence[FolderSpec] = (),
+    tasks: Sequence[TaskSpec] = (),
+    *,
+    task_types: Iterable[KitsuTaskType] = (),
+    statuses: Iterable[KitsuTaskStatus] = (),
+    gone_folders: Iterable[str] = (),
+    gone_tasks: Iterable[str] = (),
+    delete_mode: DeleteMode = "delete",
+) -> Plan:
+    """Everything to do so AYON matches the specs, and drops what Kitsu no longer has.
+
+    ``task_types``/``statuses`` are the Kitsu records the task specs refer to by name (for the
+    colour and short name of anatomy additions). ``gone_*`` are Kitsu keys Kitsu answers 404 for.
+    """
+    anatomy = resolve_anatomy(
+        snapshot.anatomy,
+        AnatomyNeeds(
+            folder_types={spec.folder_type for spec in folders},
+            task_types={spec.task_type for spec in tasks},
+            statuses={spec.status for spec in tasks},
+        ),
+        task_types,
+        statuses,
+    )
+    builder = _Builder(snapshot, delete_mode)
+    builder.remove_gone(gone_folders, gone_tasks)
+    for spec in _parents_first(folders):
+        builder.folder(spec, anatomy.folder_type(spec.folder_type))
+    for task in sorted(tasks, key=lambda t: (t.created, t.key)):
+        builder.task(task, anatomy.task_type(task.task_type), anatomy.status(task.status))
+    return Plan(
+        folder_types=anatomy.new_folder_types,
+        task_types=anatomy.new_task_types,
+        statuses=anatomy.new_statuses,
+        operations=tuple(builder.operations),
+        notes=tuple(builder.notes),
+    )
+
+
+def _parents_first(specs: Sequence[FolderSpec]) -> list[FolderSpec]:
+    by_key = {spec.key: spec for spec in specs}
+    depth: dict[str, int] = {}
+
+    def level(spec: FolderSpec, seen: frozenset[str] = frozenset()) -> int:
+        if spec.key not in depth:
+            parent = by_key.get(spec.parent_key) if spec.parent_key else None
+            if parent is None or parent.key in seen:
+                depth[spec.key] = 0
+            else:
+                depth[spec.key] = level(parent, seen | {spec.key}) + 1
+        return depth[spec.key]
+
+    # Within one level the oldest Kitsu entity claims a contested name first.
+    return sorted(by_key.values(), key=lambda s: (level(s), s.created, s.key))
+
+
+class _Builder:
+    """Accumulates operations while tracking which names each parent's active children hold."""
+
+    def __init__(self, snapshot: AyonSnapshot, delete_mode: DeleteMode) -> None:
+        self.snapshot = snapshot
+        self.delete_mode = delete_mode
+        self.operations: list[Operation] = []
+        self.notes: list[str] = []
+        self.resolved: dict[str, str] = {key: f.id for key, f in snapshot.folders.items()}
+        self.removed: set[str] = set()
+        # parent id -> lower-case name -> id of the active folder holding it
+        self.names: dict[str | None, dict[str, str]] = {
+            parent: {f.name.lower(): f.id for f in children if f.active}
+            for parent, children in snapshot.children.items()
+        }
+        self.task_names: dict[str, dict[str, str]] = {
+            folder: {t.name.lower(): t.id for t in siblings if t.active}
+            for folder, siblings in snapshot.task_siblings.items()
+        }
+
+    # -- removals ---------------------------------------------------------------------------
+
+    def remove_gone(self, folder_keys: Iterable[str], task_keys: Iterable[str]) -> None:
+        for key in sorted(set(task_keys)):
+            task = self.snapshot.tasks.get(key)
+            if task is not None:
+                self.operations.append(
+                    Operation(type="delete", entity_type="task", entity_id=task.id)
+                )
+                self.task_names.get(task.folder_id, {}).pop(task.name.lower(), None)
+        known = {f.id: f for children in self.snapshot.children.values() for f in children}
+        known.update({f.id: f for f in self.snapshot.folders.values()})
+        gone = {f.id: f for k in folder_keys if (f := self.snapshot.folders.get(k)) is not None}
+        for folder in sorted(gone.values(), key=lambda f: f.id):
+            if _has_ancestor_in(folder, gone, known):
+                continue  # removed with its ancestor (AYON cascades), or deactivated under it
+            self._release(folder)
+            if self.delete_mode == "deactivate" or folder.id in self.snapshot.with_products:
+                if folder.id in self.snapshot.with_products and self.delete_mode == "delete":
+                    where = folder.path or folder.name
+                    self.notes.append(f"folder {where} has products: deactivated, not deleted")
+                if folder.active:
+                    self._update("folder", folder.id, {"active": False})
+            else:
+                self.removed.add(folder.id)
+                self.operations.append(
+                    Operation(type="delete", entity_type="folder", entity_id=folder.id)
+                )
+
+    def _release(self, folder: AyonFolder) -> None:
+        held = self.names.get(folder.parent_id, {})
+        if held.get(folder.name.lower()) == folder.id:
+            del held[folder.name.lower()]
+
+    # -- folders ----------------------------------------------------------------------------
+
+    def folder(self, spec: FolderSpec, folder_type: str) -> None:
+        parent_id = self.resolved.get(spec.parent_key) if spec.parent_key else None
+        if spec.parent_key and parent_id is None:
+            self.notes.append(
+                f"{spec.kitsu_type} {spec.label}: parent {spec.parent_key} is not in AYON, skipped"
+            )
+            return
+        current = self.snapshot.folders.get(spec.key)
+        if current is not None and current.id in self.removed:
+            current = None
+        if current is not None and spec.create_only:
+            self.resolved[spec.key] = current.id
+            return
+        folder_id = current.id if current else ayon_id(spec.key)
+        held = self.names.setdefault(parent_id, {})
+        if current is not None:
+            self._release(current)
+        taken = {name for name, owner in held.items() if owner != folder_id}
+        if spec.active:
+            name = choose_name(spec.key, spec.kitsu_name, taken, current.name if current else None)
+            held[name.lower()] = folder_id
+        else:
+            name = current.name if current else slug(spec.kitsu_name)
+        desired_data = {"kitsuId": spec.key, "kitsuType": spec.kitsu_type}
+        if current is None:
+            body: dict[str, Any] = {
+                "name": name,
+                "label": spec.label,
+                "folderType": folder_type,
+                "data": desired_data,
+                "active": spec.active,
+            }
+            if parent_id is not None:
+                body["parentId"] = parent_id
+            attrib = {k: v for k, v in spec.attrib.items() if v is not None}
+            if attrib:
+                body["attrib"] = attrib
+            self.operations.append(
+                Operation(type="create", entity_type="folder", entity_id=folder_id, data=body)
+            )
+        else:
+            changes = _changes(
+                current,
+                {
+                    "name": name,
+                    "label": spec.label,
+                    "folderType": folder_type,
+                    "parentId": parent_id,
+                    "active": spec.active,
+                },
+            )
+            attrib = _attrib_changes(current.attrib, spec.attrib, spec.managed_attribs)
+            if attrib:
+                changes["attrib"] = attrib
+            data = {k: v for k, v in desired_data.items() if current.data.get(k) != v}
+            if data:
+                changes["data"] = data
+            if changes:
+                self._update("folder", current.id, changes)
+        self.resolved[spec.key] = folder_id
+
+    # -- tasks ------------------------------------------------------------------------------
+
+    def task(self, spec: TaskSpec, task_type: str, status: str) -> None:
+        folder_id = self.resolved.get(spec.folder_key)
+        if folder_id is None:
+            self.notes.append(
+                f"task {spec.label}: its entity {spec.folder_key} is not in AYON, skipped"
+            )
+            return
+        current = self.snapshot.tasks.get(spec.key)
+        task_id = current.id if current else ayon_id(spec.key)
+        held = self.task_names.setdefault(folder_id, {})
+        if current is not None:
+            siblings = self.task_names.get(current.folder_id, {})
+            if siblings.get(current.name.lower()) == current.id:
+                del siblings[current.name.lower()]
+        taken = {name for name, owner in held.items() if owner != task_id}
+        name = choose_name(spec.key, spec.kitsu_name, taken, current.name if current else None)
+        held[name.lower()] = task_id
+        assignees = []
+        for email in spec.assignee_emails:
+            user = self.snapshot.users_by_email.get(email)
+            if user is None:
+                self.notes.append(f"task {spec.label}: no AYON user has the email {email}")
+            else:
+                assignees.append(user)
+        desired: dict[str, Any] = {
+            "name": name,
+            "label": spec.label,
+            "taskType": task_type,
+            "status": status,
+            "folderId": folder_id,
+            "assignees": sorted(set(assignees)),
+        }
+        desired_data = {"kitsuId": spec.key, "kitsuType": "Task"}
+        if current is None:
+            self.operations.append(
+                Operation(
+                    type="create",
+                    entity_type="task",
+                    entity_id=task_id,
+                    data=desired | {"data": desired_data, "active": True},
+                )
+            )
+            return
+        changes = _changes(current, desired | {"active": True})
+        data = {k: v for k, v in desired_data.items() if current.data.get(k) != v}
+        if data:
+            changes["data"] = data
+        if changes:
+            self._update("task", current.id, changes)
+
+    def _update(
+        self, entity_type: Literal["folder", "task"], entity_id: str, data: dict[str, Any]
+    ) -> None:
+        self.operations.append(
+            Operation(type="update", entity_type=entity_type, entity_id=entity_id, data=data)
+        )
+
+
+def _has_ancestor_in(
+    folder: AyonFolder, ids: Mapping[str, AyonFolder], known: Mapping[str, AyonFolder]
+) -> bool:
+    parent = folder.parent_id
+    seen: set[str] = set()
+    while parent is not None and parent not in seen:
+        if parent in ids:
+            return True
+        seen.add(parent)
+        parent = known[parent].parent_id if parent in known else None
+    return False
+
+
+_WIRE_TO_FIELD = {
+    "name": "name",
+    "label": "label",
+    "folderType": "folder_type",
+    "parentId": "parent_id",
+    "active": "active",
+    "taskType": "task_type",
+    "status": "status",
+    "folderId": "folder_id",
+}
+
+
+def _changes(current: AyonFolder | AyonTask, desired: Mapping[str, Any]) -> dict[str, Any]:
+    changes = {}
+    for key, value in desired.items():
+        now = getattr(current, _WIRE_TO_FIELD.get(key, key))
+        if key == "assignees":
+            now = sorted(now)
+        if now != value:
+            changes[key] = value
+    return changes
+
+
+def _attrib_changes(
+    own: Mapping[str, Any], desired: Mapping[str, Any], managed: frozenset[str]
+) -> dict[str, Any]:
+    """Managed attributes whose own AYON value differs; None removes an own value."""
+    changes: dict[str, Any] = {}
+    for key in sorted(managed):
+        want = desired.get(key)
+        have = own.get(key)
+        if want is None:
+            if have is not None:
+                changes[key] = None
+        elif not _same(have, want):
+            changes[key] = want
+    return changes
+
+
+def _same(have: Any, want: Any) -> bool:
+    if isinstance(want, float) and isinstance(have, int | float) and not isinstance(have, bool):
+        return abs(float(have) - want) < 1e-9
+    return bool(have == want)

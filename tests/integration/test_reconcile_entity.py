@@ -1,0 +1,99 @@
+"""reconcile_entity against the fake Kitsu and the fake AYON on the real Postgres."""
+
+from __future__ import annotations
+
+import random
+import uuid
+
+import pytest
+
+from kitsync.core.ids import ayon_id
+from kitsync.schemas import KitsuRecord
+from kitsync.tasks.entity import EntityKind, reconcile_entity
+from tests.expected import FILM_TREE, FILM_TREE_AFTER
+from tests.fakes.kitsu import FakeKitsu
+from tests.integration.sync_bed import SyncBed, sync_bed
+
+pytestmark = pytest.mark.integration
+
+FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
+TV = "1332d020-28a7-4b76-80e7-a5caf625538c"
+SH0010 = "f48bffdc-4a40-4304-98f1-80af0adefec9"
+
+
+async def _keys(bed: SyncBed, project_id: str) -> list[tuple[EntityKind, str]]:
+    kitsu = bed.ctx.kitsu
+    keys: list[tuple[EntityKind, str]] = []
+    kinds: list[tuple[EntityKind, list[KitsuRecord]]] = [
+        ("asset", list(await kitsu.assets(project_id))),
+        ("episode", list(await kitsu.episodes(project_id))),
+        ("sequence", list(await kitsu.sequences(project_id))),
+        ("shot", list(await kitsu.shots(project_id))),
+        ("edit", list(await kitsu.edits(project_id))),
+        ("concept", list(await kitsu.concepts(project_id))),
+        ("task", list(await kitsu.tasks(project_id))),
+    ]
+    for kind, records in kinds:
+        keys += [(kind, record.id) for record in records]
+    return keys
+
+
+async def _reconcile_all(
+    bed: SyncBed, project_id: str, keys: list[tuple[EntityKind, str]]
+) -> list[str]:
+    outcomes = []
+    for kind, kitsu_id in keys:
+        result = await reconcile_entity(bed.ctx, project_id, kind, kitsu_id)
+        outcomes.append(result.outcome)
+    return outcomes
+
+
+async def test_film_every_entity_in_random_order_then_mutations(pg_dsn: str) -> None:
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        keys = await _keys(bed, FILM)
+        random.Random(7).shuffle(keys)  # children before parents, tasks before entities
+        await _reconcile_all(bed, FILM, keys)
+        assert await bed.tree() == FILM_TREE
+        shot = await bed.folder(SH0010)
+        assert shot["id"].hex == ayon_id(SH0010)
+        assert shot["attrib"] == {
+            "fps": 24.0,
+            "frameStart": 1001,
+            "frameEnd": 1048,
+            "description": "Fixture Film shot SQ010/SH0010",
+        }
+        tasks = await bed.tasks()
+        assert len(tasks) == 48
+        assert tasks[f"{SH0010}/layout"][:2] == ("Layout", "Done")
+        assigned = {user for _, _, users in tasks.values() for user in users}
+        assert assigned == {"alice", "bruno"}  # chloe has no AYON user
+
+        writes_before = len(bed.ayon_writes())
+        assert set(await _reconcile_all(bed, FILM, keys)) == {"in step"}
+        assert len(bed.ayon_writes()) == writes_before  # in step: not one AYON write
+
+    # Same AYON project, Kitsu now in its after-mutations state.
+    mutated = FakeKitsu.from_fixtures("film", "after_mutations")
+    async with sync_bed(pg_dsn, mutated, FILM, project=bed.project) as after:
+        for kind, kitsu_id in keys + await _keys(after, FILM):
+            await reconcile_entity(after.ctx, FILM, kind, kitsu_id)
+        assert await after.tree() == FILM_TREE_AFTER
+
+
+async def test_unpaired_project_is_skipped(pg_dsn: str) -> None:
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        result = await reconcile_entity(bed.ctx, str(uuid.uuid4()), "shot", SH0010)
+        assert result.outcome == "skipped" and "not paired" in result.notes[0]
+        assert bed.ayon_writes() == []
+
+
+async def test_tv_show_episode_chain_from_a_task(pg_dsn: str) -> None:
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("tv", "after_build"), TV) as bed:
+        shots = {shot.id for shot in await bed.ctx.kitsu.shots(TV)}
+        task = next(t for t in await bed.ctx.kitsu.tasks(TV) if t.entity_id in shots)
+        result = await reconcile_entity(bed.ctx, TV, "task", task.id)
+        assert result.outcome == "changed"
+        tree = await bed.tree()
+        shot_paths = [p for p, (kind, _, _) in tree.items() if kind == "Shot"]
+        assert len(shot_paths) == 1 and shot_paths[0].startswith("episodes/e0")
+        assert len(await bed.tasks()) == 1

@@ -1,0 +1,234 @@
+"""The planner on the recorded film and TV productions, and its properties."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kitsync.core.desired import FolderSpec, TaskSpec, root_spec
+from kitsync.core.ids import ayon_id
+from kitsync.core.plan import AyonSnapshot, Plan, plan
+from kitsync.core.production import Production, ProductionSpecs, production_specs
+from kitsync.schemas.ayon import AyonFolder
+from tests.expected import FILM_TREE, FILM_TREE_AFTER
+from tests.unit.ayon_memory import MemoryAyon
+from tests.unit.kitsu_production import default_anatomy, recorded_production
+
+USERS = {"alice.anders@example.com": "alice", "bruno.baptiste@example.com": "bruno"}
+
+
+def _plan_all(ayon: MemoryAyon, production: Production, **kwargs: object) -> Plan:
+    specs = production_specs(production)
+    snapshot = ayon.snapshot(USERS)
+    gone = set(snapshot.folders) - {s.key for s in specs.folders}
+    gone_tasks = set(snapshot.tasks) - {t.key for t in specs.tasks}
+    return plan(
+        snapshot,
+        specs.folders,
+        specs.tasks,
+        task_types=production.task_types,
+        statuses=production.task_statuses,
+        gone_folders=gone,
+        gone_tasks=gone_tasks,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _tree(ayon: MemoryAyon) -> dict[str, tuple[str, str, bool]]:
+    paths = ayon.paths()
+    return {paths[f.id]: (f.folder_type, f.label or "", f.active) for f in ayon.folders.values()}
+
+
+def _tasks(ayon: MemoryAyon) -> dict[str, tuple[str, str, tuple[str, ...]]]:
+    paths = ayon.paths()
+    return {
+        f"{paths[t.folder_id]}/{t.name}": (t.task_type, t.status, tuple(t.assignees))
+        for t in ayon.tasks.values()
+    }
+
+
+def test_film_build_then_mutations_converge_and_replan_empty() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    built = recorded_production("film", "after_build")
+    first = _plan_all(ayon, built)
+    assert [i.name for i in first.task_types] == ["Shading"]  # the one Kitsu type AYON lacks
+    assert first.task_types[0].model_dump(by_alias=True)["color"] == "#64B5F6"
+    assert {i.name for i in first.folder_types} == {"Edit", "Concept"}
+    ayon.apply(first)
+    assert _tree(ayon) == FILM_TREE
+    shot = next(f for f in ayon.folders.values() if f.label == "SH0010")
+    assert shot.id == ayon_id("f48bffdc-4a40-4304-98f1-80af0adefec9")
+    assert shot.attrib == {
+        "fps": 24.0,
+        "frameStart": 1001,
+        "frameEnd": 1048,
+        "description": "Fixture Film shot SQ010/SH0010",
+    }
+    assert shot.data == {"kitsuId": "f48bffdc-4a40-4304-98f1-80af0adefec9", "kitsuType": "Shot"}
+    tasks = _tasks(ayon)
+    assert tasks["assets/character/hero/modeling"][:2] == ("Modeling", "Done")
+    assert len(tasks) == 48
+    assert _plan_all(ayon, built).empty
+
+    mutated = recorded_production("film", "after_mutations")
+    second = _plan_all(ayon, mutated)
+    ayon.apply(second)
+    assert _tree(ayon) == FILM_TREE_AFTER
+    sh0020 = next(f for f in ayon.folders.values() if f.label == "SH0020")
+    # M04 replaced data wholesale: fps gone (inherits), end = 993 + 80 - 1.
+    assert sh0020.attrib == {
+        "frameStart": 993,
+        "frameEnd": 1072,
+        "description": "Fixture Film shot SQ010/SH0020",
+    }
+    assert _plan_all(ayon, mutated).empty
+
+
+def test_tv_build_uses_episode_hierarchy() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    production = recorded_production("tv", "after_build")
+    ayon.apply(_plan_all(ayon, production))
+    tree = _tree(ayon)
+    assert tree["episodes/e01/sq010/sh010"] == ("Shot", "SH010", True)
+    assert tree["episodes/e02/sq010/sh030"] == ("Shot", "SH030", True)
+    assert tree["edits/e01_animatic"] == ("Edit", "E01 Animatic", True)
+    assert "sequences" not in tree and "shots" not in tree
+    assert _plan_all(ayon, production).empty
+    ayon.apply(_plan_all(ayon, recorded_production("tv", "after_mutations")))
+    assert _plan_all(ayon, recorded_production("tv", "after_mutations")).empty
+    assert "episodes/e02_pilot" in _tree(ayon)
+
+
+def test_assignees_map_by_email_and_unknown_ones_are_reported() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    result = _plan_all(ayon, recorded_production("film", "after_build"))
+    ayon.apply(result)
+    assigned = {user for _, _, users in _tasks(ayon).values() for user in users}
+    assert assigned == {"alice", "bruno"}
+    assert any("chloe.castel@example.com" in note for note in result.notes)
+
+
+def test_folder_with_products_is_deactivated_not_deleted() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    built = recorded_production("film", "after_build")
+    ayon.apply(_plan_all(ayon, built))
+    goblet = ayon_id("d3a6324d-9133-454f-8eea-732bb1fc1c66")
+    ayon.products.add(goblet)
+    ayon.apply(_plan_all(ayon, recorded_production("film", "after_mutations")))
+    assert goblet in ayon.folders and not ayon.folders[goblet].active
+
+
+def test_deactivate_mode_never_deletes() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    ayon.apply(_plan_all(ayon, recorded_production("film", "after_build")))
+    before = set(ayon.folders)
+    result = _plan_all(
+        ayon, recorded_production("film", "after_mutations"), delete_mode="deactivate"
+    )
+    assert not [
+        op for op in result.operations if op.type == "delete" and op.entity_type == "folder"
+    ]
+    ayon.apply(result)
+    assert before <= set(ayon.folders)
+
+
+def test_folders_made_by_ayon_kitsu_are_adopted_not_duplicated() -> None:
+    """ayon-kitsu leaves random ids, data.kitsuId only, roots keyed by the Kitsu kind."""
+    production = recorded_production("film", "after_build")
+    reference = MemoryAyon(default_anatomy())
+    reference.apply(_plan_all(reference, production))
+    ayon = MemoryAyon(reference.anatomy)
+    new_ids = {old: uuid.uuid1().hex for old in reference.folders}
+    for folder in reference.folders.values():
+        ayon.folders[new_ids[folder.id]] = folder.model_copy(
+            update={
+                "id": new_ids[folder.id],
+                "parent_id": new_ids.get(folder.parent_id or ""),
+                "data": {"kitsuId": folder.data["kitsuId"]},
+            }
+        )
+    result = _plan_all(ayon, production)
+    assert not [
+        op for op in result.operations if op.type == "create" and op.entity_type == "folder"
+    ]
+    updates = {op.entity_id for op in result.operations if op.entity_type == "folder"}
+    assert updates == set(ayon.folders)  # only data.kitsuType is added to each
+    ayon.apply(result)
+    assert len(ayon.folders) == len(reference.folders)
+    assert _plan_all(ayon, production).empty
+
+
+def test_missing_parent_chain_is_created_first() -> None:
+    sequence = FolderSpec("seq-1", "Sequence", "SQ1", "SQ1", "Sequence", "sequence")
+    shot = FolderSpec("shot-1", "Shot", "SH1", "SH1", "Shot", "seq-1")
+    ayon = MemoryAyon(default_anatomy())
+    result = plan(ayon.snapshot(), [shot, sequence, root_spec("sequence")])
+    assert [op.entity_id for op in result.operations] == [
+        ayon_id("sequence"),
+        ayon_id("seq-1"),
+        ayon_id("shot-1"),
+    ]
+    ayon.apply(result)
+
+
+def test_unplaceable_task_is_skipped_with_a_note() -> None:
+    task = TaskSpec("t1", "missing-entity", "Layout", "Layout", "Layout", "Todo")
+    result = plan(AyonSnapshot(anatomy=default_anatomy()), tasks=[task])
+    assert not result.operations and "missing-entity" in result.notes[0]
+
+
+def test_hand_made_folder_name_is_not_taken_over() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    ayon.folders["f" * 32] = AyonFolder(
+        id="f" * 32, name="SEQUENCES", folder_type="Folder", status="Not ready"
+    )
+    result = plan(ayon.snapshot(), [root_spec("sequence")])
+    ayon.apply(result)
+    assert sorted(f.name for f in ayon.folders.values()) == ["SEQUENCES", "sequences_sequence"]
+
+
+kitsu_names = st.sampled_from(["SH010", "sh010", "SH 010", "Sh-010", "SH020", "x", "X", "!!", ""])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(kitsu_names, st.booleans()), min_size=1, max_size=8),
+    st.lists(st.tuples(kitsu_names, st.booleans()), min_size=1, max_size=8),
+)
+def test_colliding_siblings_stay_unique_and_plans_are_idempotent(
+    first: list[tuple[str, bool]], second: list[tuple[str, bool]]
+) -> None:
+    """Any sequence of renames/cancels: names stay unique among active siblings (MemoryAyon
+    asserts it on every operation) and planning right after applying gives an empty plan."""
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(max(len(first), len(second)))]
+    ayon = MemoryAyon(default_anatomy())
+
+    def specs(state: list[tuple[str, bool]]) -> ProductionSpecs:
+        folders = [root_spec("shot")] + [
+            FolderSpec(
+                ids[i], "Shot", name, name, "Shot", "shot", active=not canceled, created=f"{i:02d}"
+            )
+            for i, (name, canceled) in enumerate(state)
+        ]
+        return ProductionSpecs(tuple(folders), (), ())
+
+    for state in (first, second):
+        wanted = specs(state)
+        gone = set(ayon.snapshot().folders) - {s.key for s in wanted.folders}
+        ayon.apply(plan(ayon.snapshot(), wanted.folders, gone_folders=gone))
+        assert plan(ayon.snapshot(), wanted.folders).empty
+    labels = sorted(f.label or "" for f in ayon.folders.values() if f.folder_type == "Shot")
+    assert labels == sorted(name for name, _ in second)
+
+
+@pytest.mark.parametrize("kitsu_name", ["SH010", "Épisode 1!", "!!!"])
+def test_created_names_are_valid_ayon_names(kitsu_name: str) -> None:
+    from kitsync.core.names import is_valid_name
+
+    spec = FolderSpec("k1", "Shot", kitsu_name, kitsu_name, "Shot", None)
+    result = plan(AyonSnapshot(anatomy=default_anatomy()), [spec])
+    assert result.operations[0].data is not None
+    assert is_valid_name(result.operations[0].data["name"])
