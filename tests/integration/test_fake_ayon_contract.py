@@ -19,7 +19,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -42,9 +42,8 @@ from tests.fakes.serve import serve
 pytestmark = pytest.mark.integration
 
 RECORDED = FIXTURES / "ayon"
-RECORDED_KEY = (
-    "<service-user-api-key>"  # the recordings' redacted key; the replay's fake accepts it
-)
+# The recordings' redacted API key: the replay's fake accepts it as the service user's key.
+RECORDED_KEY = "<service-user-api-key>"
 RECORDED_USER = "kitsu_sync"
 
 FIXTURE_DOCS = sorted(
@@ -62,7 +61,7 @@ EVENT_ROWS = {
 
 # Values that change from run to run: only their JSON type is compared.
 VOLATILE_KEYS = frozenset(
-    {
+    [
         "createdAt",
         "updatedAt",
         "thumbnailHash",
@@ -70,7 +69,7 @@ VOLATILE_KEYS = frozenset(
         "activity_id",
         "apiKey",
         "apiKeyPreview",
-    }
+    ]
 )
 # README: "activity.created rows also show up ... A fake may ignore them."
 IGNORED_TOPICS = frozenset({"activity.created"})
@@ -305,7 +304,7 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 @pytest.fixture(scope="module")
-def contract_dsn(pg_dsn: str) -> Any:
+def contract_dsn(pg_dsn: str) -> Iterator[str]:
     """A database of its own: the recordings use fixed names, codes, ids and event hashes."""
     name = f"{urlsplit(pg_dsn).path.lstrip('/')}_ayon_contract"
 
@@ -344,7 +343,7 @@ Observer = Callable[[Replayer, dict[str, Any], "re.Match[str]"], Awaitable[Any]]
 
 
 def _project_of(doc: dict[str, Any]) -> str:
-    return doc["request"]["path"].split("/")[3]
+    return str(doc["request"]["path"]).split("/")[3]
 
 
 async def _get(replayer: Replayer, path: str) -> dict[str, Any]:
@@ -362,45 +361,35 @@ async def _project_field(replayer: Replayer, doc: dict[str, Any], match: re.Matc
     return [item["name"] for item in project[key]]
 
 
-async def _db(replayer: Replayer, doc: dict[str, Any], match: re.Match[str]) -> Any:
-    s = f"project_{_project_of(doc)}"
-    what = match["what"]
-    if what == "folder_types":
-        return [
-            r["name"]
-            for r in await replayer.pool.fetch(
-                f"SELECT name FROM {s}.folder_types ORDER BY position"
-            )
-        ]
-    if what == "link_types":
-        return [
-            r["name"]
-            for r in await replayer.pool.fetch(f"SELECT name FROM {s}.link_types ORDER BY name")
-        ]
-    if what == "links count":
-        return await replayer.pool.fetchval(f"SELECT COUNT(*) FROM {s}.links")
-    ids = [uuid.UUID(value) for value in (TO_DELETE, CHILD, GRANDCHILD)]
-    if what == "folders rows for parent/child/grandchild":
-        return [
-            dict(r)
-            for r in await replayer.pool.fetch(
-                f"SELECT id FROM {s}.folders WHERE id = ANY($1::UUID[])", ids
-            )
-        ]
-    if what == "tasks rows for task":
-        return [
-            dict(r)
-            for r in await replayer.pool.fetch(
-                f"SELECT id FROM {s}.tasks WHERE id = $1", uuid.UUID(CHILD_TASK)
-            )
-        ]
-    assert what == "links rows touching parent/child/grandchild", what
-    rows = await replayer.pool.fetch(
-        f"SELECT id, input_id, output_id, link_type FROM {s}.links "
+_SUBTREE = (TO_DELETE, CHILD, GRANDCHILD)
+# observed_after "DB <what>" entries: (query, ids bound to $1).
+_DB_QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "folder_types": ("SELECT name FROM {s}.folder_types ORDER BY position", ()),
+    "link_types": ("SELECT name FROM {s}.link_types ORDER BY name", ()),
+    "links count": ("SELECT COUNT(*) AS count FROM {s}.links", ()),
+    "folders rows for parent/child/grandchild": (
+        "SELECT id FROM {s}.folders WHERE id = ANY($1::UUID[])",
+        _SUBTREE,
+    ),
+    "tasks rows for task": ("SELECT id FROM {s}.tasks WHERE id = ANY($1::UUID[])", (CHILD_TASK,)),
+    "links rows touching parent/child/grandchild": (
+        "SELECT id, input_id, output_id, link_type FROM {s}.links "
         "WHERE input_id = ANY($1::UUID[]) OR output_id = ANY($1::UUID[]) ORDER BY creation_order",
-        ids,
-    )
-    return [{k: v.hex if isinstance(v, uuid.UUID) else v for k, v in r.items()} for r in rows]
+        _SUBTREE,
+    ),
+}
+
+
+async def _db(replayer: Replayer, doc: dict[str, Any], match: re.Match[str]) -> Any:
+    query, ids = _DB_QUERIES[match["what"]]
+    args = [[uuid.UUID(value) for value in ids]] if ids else []
+    rows = await replayer.pool.fetch(query.format(s=f"project_{_project_of(doc)}"), *args)
+    plain = [{k: v.hex if isinstance(v, uuid.UUID) else v for k, v in r.items()} for r in rows]
+    if match["what"] == "links count":
+        return plain[0]["count"]
+    if match["what"].endswith("_types"):
+        return [row["name"] for row in plain]
+    return plain
 
 
 async def _batch_links(replayer: Replayer, doc: dict[str, Any], match: re.Match[str]) -> Any:
@@ -465,9 +454,9 @@ async def observed(replayer: Replayer, doc: dict[str, Any]) -> dict[str, Any]:
     expected = doc["observed_after"]
     if expected.keys() == {"status", "json"}:  # a follow-up GET of the written entity
         entity = expected["json"]
-        collection = "tasks" if "taskType" in entity else "folders"
         if "topic" in entity:
             return await _get(replayer, f"/api/events/{replayer.mapped(entity['id'])}")
+        collection = "tasks" if "taskType" in entity else "folders"
         return await _get(replayer, f"/api/projects/{_project_of(doc)}/{collection}/{entity['id']}")
     state = {}
     for label in expected:
@@ -533,6 +522,23 @@ async def test_recorded_call(replayer: Replayer, doc: dict[str, Any]) -> None:
     assert not problems, "\n".join(problems)
 
 
+_EVENT_COLUMNS = tuple(
+    [
+        "topic",
+        "sender",
+        "sender_type",
+        "project_name",
+        "user_name",
+        "status",
+        "retries",
+        "depends_on",
+        "description",
+        "summary",
+        "payload",
+    ]
+)
+
+
 def _event_row_problems(
     replayer: Replayer, doc: dict[str, Any], rows: list[dict[str, Any]], order_free: bool
 ) -> list[str]:
@@ -542,19 +548,7 @@ def _event_row_problems(
     problems = []
     for index, (want, got) in enumerate(zip(recorded, rows, strict=True)):
         where = f"event[{index}] {want['topic']}"
-        for key in (
-            "topic",
-            "sender",
-            "sender_type",
-            "project_name",
-            "user_name",
-            "status",
-            "retries",
-            "depends_on",
-            "description",
-            "summary",
-            "payload",
-        ):
+        for key in _EVENT_COLUMNS:
             problems += diff(
                 replayer.mapped(want[key]), got[key], f"{where}.{key}", order_free=order_free
             )

@@ -257,7 +257,7 @@ async def patch_project(ctx: Ctx) -> Response:
         except asyncpg.ForeignKeyViolationError as exc:
             # A type or status still in use: AYON carries on in the failed transaction -> 500.
             raise ServerError(ABORTED_TRANSACTION) from exc
-        columns = {
+        columns: dict[str, Any] = {
             key: body[key]
             for key in ("code", "label", "library", "active", "config")
             if key in body
