@@ -189,6 +189,16 @@ class AyonReader:
         rows = await self._fetch("folders_with_products", sql, wanted, project=project)
         return {row["id"].hex for row in rows}
 
+    async def subtree_ids(self, project: str, folder_ids: Iterable[str]) -> set[str]:
+        """The given folders, their descendants and the tasks of all of them: what deleting
+        the folders removes."""
+        schema = project_schema(project)
+        wanted = sorted(set(folder_ids))
+        if not wanted:
+            return set()
+        rows = await self._fetch("subtree_ids", _sql.subtree_ids(schema), wanted, project=project)
+        return {row["id"].hex for row in rows}
+
     # ------------------------------------------------------------------ links
 
     async def links_of_outputs(
@@ -205,6 +215,31 @@ class AyonReader:
         for link in map(_link, rows):
             found[link.output_id].append(link)
         return found
+
+    async def links_into(
+        self,
+        project: str,
+        output_ids: Iterable[str],
+        link_type: str = BREAKDOWN,
+        *,
+        or_ids: Iterable[str] = (),
+    ) -> list[AyonLink]:
+        """The links of ``link_type`` into the outputs, plus any link whose id is one of
+        ``or_ids`` wherever it points: all that can stand in the way of creating those ids."""
+        schema = project_schema(project)
+        outputs, ids = sorted(set(output_ids)), sorted(set(or_ids))
+        if not outputs and not ids:
+            return []
+        sql = _sql.links(schema, _sql.LINKS_INTO_OR_IDS)
+        rows = await self._fetch("links_into", sql, outputs, link_type, ids, project=project)
+        return [_link(row) for row in rows]
+
+    async def links_of_type(self, project: str, link_type: str = BREAKDOWN) -> list[AyonLink]:
+        """Every link of ``link_type`` (full name) in the project."""
+        schema = project_schema(project)
+        sql = _sql.links(schema, _sql.LINKS_OF_TYPE)
+        rows = await self._fetch("links_of_type", sql, link_type, project=project)
+        return [_link(row) for row in rows]
 
     async def links_touching(self, project: str, folder_ids: Iterable[str]) -> list[AyonLink]:
         """Every link, of any type, with one of the given entities as input or output."""

@@ -76,7 +76,26 @@ ORDER BY l.creation_order
 
 
 LINKS_OF_OUTPUTS = "l.output_id = ANY($1::uuid[]) AND l.link_type = $2"
+LINKS_INTO_OR_IDS = "(l.output_id = ANY($1::uuid[]) AND l.link_type = $2) OR l.id = ANY($3::uuid[])"
+LINKS_OF_TYPE = "l.link_type = $1"
 LINKS_TOUCHING = "l.input_id = ANY($1::uuid[]) OR l.output_id = ANY($1::uuid[])"
+
+
+def subtree_ids(schema: str) -> str:
+    """The ids of the given folders, of all their descendants and of the tasks of all these:
+    everything a folder delete takes along."""
+    return f"""
+WITH RECURSIVE subtree AS (
+    SELECT f.id, 1 AS depth FROM {schema}.folders f WHERE f.id = ANY($1::uuid[])
+    UNION ALL
+    SELECT f.id, s.depth + 1
+    FROM subtree s JOIN {schema}.folders f ON f.parent_id = s.id
+    WHERE s.depth < {_MAX_DEPTH}
+)
+SELECT id FROM subtree
+UNION
+SELECT t.id FROM {schema}.tasks t WHERE t.folder_id IN (SELECT id FROM subtree)
+"""  # noqa: S608 - schema validated by project_schema; conditions are constants
 
 
 def anatomy(schema: str) -> str:

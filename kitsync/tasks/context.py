@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kitsync.ayon import AyonReader, AyonWriter, connect
 from kitsync.config import Settings, load_settings, reveal
 from kitsync.core.plan import DeleteMode
 from kitsync.kitsu import KitsuClient
+from kitsync.tasks.locks import LocalLocks, ProjectLocks
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,13 @@ class SyncContext:
     writer: AyonWriter
     # What a Kitsu delete does to an AYON folder without products.
     delete_mode: DeleteMode = "delete"
+    locks: ProjectLocks = field(default_factory=LocalLocks)
 
 
 @asynccontextmanager
-async def open_context(settings: Settings | None = None) -> AsyncIterator[SyncContext]:
+async def open_context(
+    settings: Settings | None = None, locks: ProjectLocks | None = None
+) -> AsyncIterator[SyncContext]:
     """Clients built from the settings, closed on exit. One per process and event loop."""
     settings = settings or load_settings(["kitsu", "ayon", "ayon_db"])
     assert settings.kitsu_url and settings.ayon_url and settings.ayon_db_dsn  # load_settings
@@ -47,6 +51,7 @@ async def open_context(settings: Settings | None = None) -> AsyncIterator[SyncCo
                 reader=AyonReader(pool),
                 writer=writer,
                 delete_mode="deactivate" if settings.deactivate_on_delete else "delete",
+                locks=locks or LocalLocks(),
             )
     finally:
         await pool.close()

@@ -24,7 +24,8 @@ from kitsync.core.desired import (
 from kitsync.core.plan import AyonSnapshot, Plan, plan
 from kitsync.kitsu import KitsuClient, KitsuNotFound
 from kitsync.schemas import AyonFolder
-from kitsync.tasks._apply import apply_plan
+from kitsync.tasks._apply import apply_plan, converge
+from kitsync.tasks._links import links_to_remove_with
 from kitsync.tasks.context import SyncContext
 from kitsync.tasks.result import ReconcileResult
 
@@ -40,14 +41,29 @@ async def reconcile_entity(
     project = await ctx.reader.paired_project(project_id)
     if project is None:
         return ReconcileResult(key, "skipped", notes=("Kitsu project not paired with AYON",))
-    if kind == "task":
-        result = await _plan_task(ctx, project, kitsu_id)
-    else:
-        result = await _plan_folder(ctx, project, kind, kitsu_id)
+    changes: dict[str, int] = {}
+
+    async def make_plan() -> Plan:
+        if kind == "task":
+            return await _plan_task(ctx, project, kitsu_id)
+        return await _plan_folder(ctx, project, kind, kitsu_id)
+
+    async def apply(planned: Plan) -> None:
+        deleted = [
+            op.entity_id
+            for op in planned.operations
+            if op.type == "delete" and op.entity_type == "folder" and op.entity_id
+        ]
+        stale_links = await links_to_remove_with(ctx.reader, project, deleted)
+        await apply_plan(ctx, project, planned)
+        changes.update(planned.counts())
+        if stale_links:
+            changes["delete link"] = await ctx.writer.delete_links(project, stale_links)
+
+    result = await converge(make_plan, apply, empty=lambda planned: planned.empty)
     if result.empty:
         return ReconcileResult(key, "in step", notes=result.notes)
-    await apply_plan(ctx.writer, project, result)
-    return ReconcileResult(key, "changed", result.counts(), result.notes)
+    return ReconcileResult(key, "changed", changes, result.notes)
 
 
 async def _plan_folder(ctx: SyncContext, project: str, kind: str, kitsu_id: str) -> Plan:

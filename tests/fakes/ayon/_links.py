@@ -196,7 +196,11 @@ async def post_links_bulk(ctx: Ctx) -> Response:
         )
         if taken or len(set(ids)) != len(ids):
             raise ApiError(409, "One or more link IDs already exist.")
-        await _insert(conn, project, ctx.caller.user, links)
+        try:
+            await _insert(conn, project, ctx.caller.user, links)
+        except asyncpg.UniqueViolationError as exc:
+            # A concurrent bulk inserted one of the ids after the check above (AYON says 409 too).
+            raise ApiError(409, "One or more link IDs already exist.") from exc
         summary = {"count": len(links), "links": [link.summary() for link in links]}
         event = PendingEvent("links.created", f"Created {len(links)} links.", summary)
         await dispatch(conn, ctx.caller, project, [event])

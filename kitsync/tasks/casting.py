@@ -1,0 +1,296 @@
+"""``reconcile_casting``: make a container's AYON breakdown links equal its Kitsu casting.
+
+Level-triggered like ``reconcile_entity``: it reads the casting from Kitsu (one call) and the
+container's links from AYON's database (one query), and applies the exact difference (deletes by
+id, creates in one ``/links/bulk`` call). In step, it sends AYON no request at all. Folders the
+links need are made first by ``reconcile_entity``; the link type is added to the project anatomy
+only when AYON's database shows it missing.
+
+In a tvshow Zou also casts a shot's assets into its episode, and logs nothing for the episode,
+so the reconcile of a shot converges its episode's links too (three more Kitsu calls: the shot
+and its sequence, to find the episode, then the episode's casting). That write is outside the
+episode's own key, which is safe: ids are deterministic, a create that loses a race gets a 409
+and re-reads, a delete of a link already gone is fine.
+
+``reconcile_project_casting`` does every container of a project at once, from Kitsu's entity
+links and one read of all the project's breakdown links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from kitsync.core.casting import (
+    CastingDiff,
+    casting_of,
+    diff_casting,
+    diff_project_casting,
+    project_castings,
+)
+from kitsync.core.ids import link_id
+from kitsync.core.production import Production
+from kitsync.kitsu import KitsuClient, KitsuNotFound
+from kitsync.schemas import (
+    BREAKDOWN,
+    AyonFolder,
+    AyonLink,
+    KitsuAsset,
+    KitsuConcept,
+    KitsuEdit,
+    KitsuEpisode,
+    KitsuSequence,
+    KitsuShot,
+    LinkTypeItem,
+)
+from kitsync.tasks._apply import converge
+from kitsync.tasks.context import SyncContext
+from kitsync.tasks.entity import EntityKind, reconcile_entity
+from kitsync.tasks.result import ReconcileResult
+
+# AYON's own look for the type, as a default project has it.
+BREAKDOWN_TYPE = LinkTypeItem(name=BREAKDOWN, data={"color": "#6edd72", "style": "solid"})
+_KINDS: dict[type, EntityKind] = {
+    KitsuAsset: "asset",
+    KitsuEpisode: "episode",
+    KitsuSequence: "sequence",
+    KitsuShot: "shot",
+    KitsuEdit: "edit",
+    KitsuConcept: "concept",
+}
+_UNPAIRED = "Kitsu project not paired with AYON"
+# Kitsu kinds whose folders hold casting links (``data.kitsuType``, else the folder type).
+_CONTAINERS = frozenset({"Asset", "Shot", "Episode"})
+
+
+@dataclass
+class _Report:
+    """What a reconcile did so far: counts of changes and notes."""
+
+    changes: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+
+    def merge(self, result: ReconcileResult) -> None:
+        self.changes.update(result.changes)
+        self.notes.extend(result.notes)
+
+    def result(self, key: str) -> ReconcileResult:
+        changes = {what: count for what, count in sorted(self.changes.items()) if count}
+        return ReconcileResult(key, "changed" if changes else "in step", changes, tuple(self.notes))
+
+
+async def reconcile_casting(
+    ctx: SyncContext, project_id: str, container_id: str
+) -> ReconcileResult:
+    """Converge the breakdown links into one container (shot, episode or asset); for a shot in
+    an episode, the episode's too. A container Kitsu no longer has loses all its links."""
+    key = f"{project_id}/casting/{container_id}"
+    project = await ctx.reader.paired_project(project_id)
+    if project is None:
+        return ReconcileResult(key, "skipped", notes=(_UNPAIRED,))
+    report = _Report()
+    folder = await _converge(ctx, project_id, project, container_id, report)
+    if folder is not None and _may_be_in_episode(folder):
+        episode = await _episode_of_shot(ctx.kitsu, container_id)
+        if episode is not None:
+            await _converge(ctx, project_id, project, episode, report)
+    return report.result(key)
+
+
+async def plan_project_casting(
+    ctx: SyncContext, project_id: str, project: str, production: Production | None = None
+) -> CastingDiff:
+    """The links to create and delete over every container of the project.
+
+    Reads Kitsu's entity links (one call; unlike the casting routes they list canceled assets,
+    which are dropped here as the casting routes drop them), the asset, shot and episode lists
+    unless ``production`` holds them (every one of those is a container whose links are
+    converged, cast or not), then AYON's folders and all its breakdown links (one query each).
+    Links into other folders are looked at only when there are some (one more query): those
+    into a folder that no longer exists, or into the folder of a Kitsu container Kitsu no
+    longer has, go, as a reconcile of that container would remove them.
+    """
+    kitsu = ctx.kitsu
+    if production is None:
+        links, assets, shots, episodes = await asyncio.gather(
+            kitsu.entity_links(project_id),
+            kitsu.assets(project_id),
+            kitsu.shots(project_id),
+            kitsu.episodes(project_id),
+        )
+        containers = [*assets, *shots, *episodes]
+    else:
+        links, assets = await kitsu.entity_links(project_id), list(production.assets)
+        containers = [*production.assets, *production.shots, *production.episodes]
+    castings = project_castings(links, assets, (entity.id for entity in containers))
+    kitsu_ids = {*castings, *(asset for casting in castings.values() for asset in casting)}
+    found, existing = await asyncio.gather(
+        ctx.reader.folders_by_kitsu_ids(project, kitsu_ids),
+        ctx.reader.links_of_type(project, BREAKDOWN),
+    )
+    folders = _ids(found)
+    cleared = await _cleared_outputs(ctx, project, existing, set(folders.values()))
+    return diff_project_casting(castings, folders, existing, cleared)
+
+
+async def reconcile_project_casting(
+    ctx: SyncContext, project_id: str, production: Production | None = None
+) -> ReconcileResult:
+    """Converge the breakdown links of every container of a project (see
+    :func:`plan_project_casting`). Folders are not created here: links that need a missing
+    folder are left out and noted (the full reconcile syncs entities first)."""
+    key = f"{project_id}/casting"
+    project = await ctx.reader.paired_project(project_id)
+    if project is None:
+        return ReconcileResult(key, "skipped", notes=(_UNPAIRED,))
+    report = _Report()
+    diff = await _apply_fresh(
+        ctx, project, lambda: plan_project_casting(ctx, project_id, project, production), report
+    )
+    if diff.missing:
+        report.notes.append(
+            f"{len(diff.missing)} cast Kitsu entities have no AYON folder, their links are "
+            f"left out: {', '.join(diff.missing)}"
+        )
+    return report.result(key)
+
+
+async def _cleared_outputs(
+    ctx: SyncContext, project: str, existing: Iterable[AyonLink], managed: set[str]
+) -> set[str]:
+    """The folders outside ``managed`` whose breakdown links all go: gone folders (AYON leaves
+    the links of a deleted folder's descendants) and folders of containers Kitsu has no more
+    (deactivated, or not reconciled yet)."""
+    strangers = {link.output_id for link in existing} - managed
+    if not strangers:
+        return set()
+    found = await ctx.reader.folders_by_ids(project, strangers)
+    return {
+        output
+        for output in strangers
+        if output not in found
+        or (found[output].kitsu_id is not None and _kitsu_type(found[output]) in _CONTAINERS)
+    }
+
+
+# ---------------------------------------------------------------------------- one container
+
+
+async def _converge(
+    ctx: SyncContext, project_id: str, project: str, container_id: str, report: _Report
+) -> AyonFolder | None:
+    """Converge one container's links; its folder (None when Kitsu no longer has it)."""
+    try:
+        entries = await ctx.kitsu.casting(project_id, container_id)
+    except KitsuNotFound:
+        await _drop_links(ctx, project, container_id, report)
+        return None
+    casting = casting_of(entries, project_id)
+    folders = await ctx.reader.folders_by_kitsu_ids(project, [container_id, *casting])
+    missing = [kitsu_id for kitsu_id in (container_id, *casting) if kitsu_id not in folders]
+    if missing:
+        kinds: dict[str, EntityKind] = dict.fromkeys(missing, "asset")
+        if container_id in kinds:
+            kind = await _kind_of(ctx.kitsu, container_id)
+            if kind is None:  # deleted since the casting read
+                await _drop_links(ctx, project, container_id, report)
+                return None
+            kinds[container_id] = kind
+        # One at a time, container first: they share ancestors (the asset type folders).
+        for kitsu_id, kind in kinds.items():
+            report.merge(await reconcile_entity(ctx, project_id, kind, kitsu_id))
+        folders = await ctx.reader.folders_by_kitsu_ids(project, [container_id, *casting])
+    folder = folders.get(container_id)
+    if folder is None:
+        report.notes.append(f"casting of {container_id}: the container has no AYON folder")
+        return None
+    ids = [link_id(container_id, asset, k) for asset, n in casting.items() for k in range(1, n + 1)]
+
+    async def plan() -> CastingDiff:
+        existing = await ctx.reader.links_into(project, [folder.id], or_ids=ids)
+        return diff_casting(container_id, casting, _ids(folders), existing)
+
+    diff = await _apply_fresh(ctx, project, plan, report)
+    if diff.missing:
+        report.notes.append(
+            f"casting of {container_id}: no AYON folder for {', '.join(diff.missing)}, "
+            "their links are left out"
+        )
+    return folder
+
+
+async def _drop_links(ctx: SyncContext, project: str, container_id: str, report: _Report) -> None:
+    """Kitsu has no such container: no breakdown link may point into its folder."""
+    folders = _ids(await ctx.reader.folders_by_kitsu_ids(project, [container_id]))
+    if container_id in folders:
+        existing = await ctx.reader.links_into(project, [folders[container_id]])
+        await _apply(ctx, project, diff_casting(container_id, {}, folders, existing), report)
+
+
+async def _kind_of(kitsu: KitsuClient, kitsu_id: str) -> EntityKind | None:
+    try:
+        return _KINDS[type(await kitsu.entity(kitsu_id))]
+    except KitsuNotFound:
+        return None
+
+
+def _kitsu_type(folder: AyonFolder) -> object:
+    return folder.data.get("kitsuType", folder.folder_type)  # ayon-kitsu wrote no kitsuType
+
+
+def _may_be_in_episode(folder: AyonFolder) -> bool:
+    """A shot folder as deep as ``episodes/<episode>/<sequence>/<shot>``, the only place a
+    shot of an episode has in the tree (a film's are at ``sequences/<sequence>/<shot>`` or
+    ``shots/<shot>``): spares a film's shots the two Kitsu reads that find their episode."""
+    return _kitsu_type(folder) == "Shot" and (folder.path or "").count("/") >= 3
+
+
+async def _episode_of_shot(kitsu: KitsuClient, shot_id: str) -> str | None:
+    try:
+        shot = await kitsu.get_entity("shot", shot_id)
+        if shot.parent_id is None:
+            return None
+        sequence = await kitsu.get_entity("sequence", shot.parent_id)
+    except KitsuNotFound:
+        return None
+    return sequence.parent_id
+
+
+# ---------------------------------------------------------------------------- applying
+
+
+async def _apply_fresh(
+    ctx: SyncContext, project: str, plan: Callable[[], Awaitable[CastingDiff]], report: _Report
+) -> CastingDiff:
+    """Plan from fresh reads and apply; on a 409 (a concurrent run wrote first), again."""
+
+    async def apply(diff: CastingDiff) -> None:
+        await _apply(ctx, project, diff, report)
+
+    return await converge(plan, apply, empty=lambda diff: diff.empty)
+
+
+async def _apply(ctx: SyncContext, project: str, diff: CastingDiff, report: _Report) -> None:
+    """Deletes first (they may free an id a create reuses), then the link type if the project
+    lacks it, then all creates in one bulk call."""
+    if diff.delete:
+        report.changes["delete link"] += await ctx.writer.delete_links(project, diff.delete)
+    if diff.create:
+        if await _link_type_missing(ctx, project):
+            # The PATCH replaces the whole list: one anatomy change at a time per project.
+            async with ctx.locks.anatomy(project):
+                added = await ctx.writer.add_anatomy_items(project, link_types=[BREAKDOWN_TYPE])
+            report.changes["add link type"] += added
+        await ctx.writer.create_links(project, diff.create)
+        report.changes["create link"] += len(diff.create)
+
+
+async def _link_type_missing(ctx: SyncContext, project: str) -> bool:
+    anatomy = await ctx.reader.anatomy(project)
+    return all(item.name != BREAKDOWN for item in anatomy.link_types)
+
+
+def _ids(folders: dict[str, AyonFolder]) -> dict[str, str]:
+    return {kitsu_id: folder.id for kitsu_id, folder in folders.items()}
