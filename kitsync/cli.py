@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import click
 
 from kitsync import __version__
-from kitsync.config import Settings, load_settings, reveal
+from kitsync.config import Need, Settings, load_settings, reveal
 from kitsync.errors import ConfigError
 from kitsync.logs import LogFormat, configure
 
@@ -36,10 +37,10 @@ def _secrets(settings: Settings) -> list[str]:
     return secrets + [password for password in passwords if password]
 
 
-def _settings(ctx: click.Context) -> Settings:
+def _settings(ctx: click.Context, need: Iterable[Need] = ()) -> Settings:
     """Load the settings once per run, or end with the list of problems (exit 2)."""
     try:
-        settings = load_settings()
+        settings = load_settings(need)
     except ConfigError as error:
         click.echo(str(error), err=True)
         ctx.exit(EXIT_CONFIG)
@@ -98,3 +99,70 @@ def check(ctx: click.Context) -> None:
         click.echo(f"{verdict}  {result.name:<{width}}  {result.detail}")
     if not all(result.ok for result in results):
         sys.exit(EXIT_FAILED)
+
+
+WORKER_NEEDS: tuple[Need, ...] = ("kitsu", "ayon", "ayon_db", "redis")
+
+
+@main.command()
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes; each reconciles one key at a time.",
+)
+@click.option(
+    "-Q",
+    "--queues",
+    default="kitsync.events,kitsync.reconcile",
+    show_default=True,
+    help="Queues to take tasks from: kitsync.events (event reconciles), "
+    "kitsync.reconcile (full project reconciles).",
+)
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int, queues: str) -> None:
+    """Run a Celery worker: reconciles keys taken from Redis.
+
+    Start as many as you like, on as many machines as you like, against the same Redis.
+
+    \b
+    Example:
+      $ kitsync worker -c 4
+      $ kitsync worker -Q kitsync.reconcile -c 1   # a node for full reconciles only
+    """
+    _settings(ctx, WORKER_NEEDS)
+    from kitsync.worker.celery_app import app
+
+    level = ctx.obj["log_level"] or "INFO"
+    app.worker_main(
+        [
+            "worker",
+            "--loglevel",
+            level,
+            "--concurrency",
+            str(concurrency),
+            "--queues",
+            queues,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@main.command()
+@click.pass_context
+def beat(ctx: click.Context) -> None:
+    """Run the scheduler: the catch-up poller every KITSYNC_POLL_INTERVAL seconds and the
+    recovery of lost tasks every minute. Run exactly one.
+
+    \b
+    Example:
+      $ kitsync beat
+    """
+    _settings(ctx, WORKER_NEEDS)
+    from kitsync.worker.celery_app import app
+
+    level = ctx.obj["log_level"] or "INFO"
+    app.start(["beat", "--loglevel", level])

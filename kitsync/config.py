@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(None, alias="KITSYNC_WEBHOOK_SECRET")
 
     deactivate_on_delete: bool = Field(False, alias="KITSYNC_DEACTIVATE_ON_DELETE")
+    redis_prefix: str = Field(
+        "kitsync:", alias="KITSYNC_REDIS_PREFIX", min_length=1, pattern=r"^[A-Za-z0-9_.:{}-]+$"
+    )
+    poll_interval: float = Field(10.0, alias="KITSYNC_POLL_INTERVAL", ge=1, le=3600)
     http_timeout: float = Field(10.0, alias="KITSYNC_HTTP_TIMEOUT", gt=0, le=600)
     db_timeout: float = Field(10.0, alias="KITSYNC_DB_TIMEOUT", gt=0, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

@@ -29,6 +29,8 @@ USERS = {"alice": "alice.anders@example.com", "bruno": "bruno.baptiste@example.c
 class SyncBed:
     kitsu: FakeKitsu
     ayon_app: Any
+    kitsu_url: str
+    ayon_url: str
     project: str
     pool: asyncpg.Pool
     ctx: SyncContext
@@ -99,4 +101,4 @@ async def sync_bed(
         client = await stack.enter_async_context(KitsuClient(kitsu_url, bot_token=BOT_TOKEN))
         writer = await stack.enter_async_context(AyonWriter(ayon_url, SERVICE_KEY))
         ctx = SyncContext(kitsu=client, reader=AyonReader(pool), writer=writer)
-        yield SyncBed(kitsu, app, project, pool, ctx)
+        yield SyncBed(kitsu, app, kitsu_url, ayon_url, project, pool, ctx)

@@ -1,0 +1,5 @@
+"""`python -m kitsync`: the kitsync command."""
+
+from kitsync.cli import main
+
+main()

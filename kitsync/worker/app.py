@@ -1,0 +1,56 @@
+"""The Celery application: broker, queues, reliability settings, beat schedule.
+
+Reliability (see docs/DESIGN.md, "Reliability contract"): a task is acknowledged only after it
+ran (``acks_late``) and is given back to the broker when its worker process dies; a worker takes
+one task at a time (``prefetch_multiplier=1``), so a long one never holds others hostage; the
+broker's visibility timeout is longer than any task plus its longest retry delay.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from kitsync.config import Settings, reveal
+from kitsync.worker.retries import MAX_DELAY
+
+EVENTS_QUEUE = "kitsync.events"
+RECONCILE_QUEUE = "kitsync.reconcile"
+VISIBILITY_TIMEOUT = 3600
+assert VISIBILITY_TIMEOUT > 2 * MAX_DELAY
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A configured Celery app with kitsync's tasks registered on it."""
+    from kitsync.worker import jobs
+
+    broker = reveal(settings.redis_url)
+    if broker is None:
+        raise ValueError("the Celery app needs KITSYNC_REDIS_URL (single-process mode has none)")
+    app = Celery("kitsync", broker=broker, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            # Every broker key under kitsync's prefix, beside the key queue's.
+            "global_keyprefix": f"{settings.redis_prefix}celery:",
+        },
+        broker_connection_retry_on_startup=True,
+        task_default_queue=EVENTS_QUEUE,
+        task_routes={"kitsync.reconcile_project": {"queue": RECONCILE_QUEUE}},
+        # Flower shows tasks from these events.
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_soft_time_limit=300,
+        task_time_limit=360,
+        beat_schedule={
+            "kitsync-poll": {"task": "kitsync.poll", "schedule": settings.poll_interval},
+            "kitsync-recover": {"task": "kitsync.recover", "schedule": 60.0},
+        },
+    )
+    jobs.register(app, settings)
+    return app

@@ -1,0 +1,169 @@
+"""kitsync's Celery tasks: thin shells that run the async reconcilers under the key queue.
+
+- ``kitsync.ingest(events, source)``: route events to keys, queue each key once, mark the events
+  processed.
+- ``kitsync.reconcile(key)``: claim the key (one worker at a time), reconcile, release; a trigger
+  during the run makes it run once more; transient failures retry with backoff, the rest (and
+  transient ones past ``MAX_ATTEMPTS``) become dead letters.
+- ``kitsync.poll()``: the catch-up poller (beat), one at a time.
+- ``kitsync.recover()``: re-schedules keys whose task was lost (beat).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from celery import Celery, Task
+
+from kitsync.config import Settings
+from kitsync.core.routing import Key, route
+from kitsync.schemas import KitsuEvent
+from kitsync.tasks.dispatch import reconcile_key
+from kitsync.tasks.poll import poll_once
+from kitsync.worker.cursor import PollLock, RedisCursor
+from kitsync.worker.keyqueue import Claim, KeyQueue
+from kitsync.worker.retries import MAX_ATTEMPTS, backoff, is_transient
+from kitsync.worker.runtime import Runtime
+from kitsync.worker.sink import CelerySink
+
+log = logging.getLogger("kitsync.worker")
+
+LEASE_SECONDS = 120.0
+SEEN_TTL = 7 * 24 * 3600
+# A queued key with no task for this long lost its task (never sent, or dropped): send another.
+LOST_AFTER_SECONDS = 1800.0
+
+
+def owner_name(hostname: str | None) -> str:
+    return f"{hostname or socket.gethostname()}:{os.getpid()}"
+
+
+def register(app: Celery, settings: Settings) -> None:
+    prefix = settings.redis_prefix
+    runtime = Runtime(settings)
+
+    def schedule(keys: Iterable[str], countdown: float | None = None) -> None:
+        for key in keys:
+            app.send_task("kitsync.reconcile", args=(key,), countdown=countdown)
+
+    @app.task(
+        name="kitsync.ingest",
+        autoretry_for=(Exception,),
+        dont_autoretry_for=(ValueError,),
+        retry_backoff=True,
+        retry_backoff_max=600,
+        retry_jitter=True,
+        max_retries=None,
+    )
+    def ingest(events: list[dict[str, Any]], source: str) -> dict[str, Any]:
+        parsed = [KitsuEvent.model_validate(event) for event in events]
+        routed = route(parsed)
+        queue = runtime.queue()
+        scheduled = runtime.run(queue.add([str(key) for key in routed.keys]))
+        schedule(scheduled)
+        # Only now: a failure above retries this task with the events still unseen.
+        runtime.run(queue.first_seen([event.id for event in parsed], SEEN_TTL))
+        summary = {
+            "source": source,
+            "events": len(parsed),
+            "keys": len(routed.keys),
+            "scheduled": len(scheduled),
+            "ignored": dict(routed.ignored),
+        }
+        log.info(
+            "ingest from %s: %s events -> %s keys, %s scheduled",
+            source,
+            len(parsed),
+            len(routed.keys),
+            len(scheduled),
+        )
+        return summary
+
+    @app.task(name="kitsync.reconcile", bind=True)
+    def reconcile(task: Task, key: str) -> dict[str, Any]:
+        owner = owner_name(task.request.hostname)
+        queue = runtime.queue()
+        claim = runtime.run(queue.claim(key, owner, LEASE_SECONDS))
+        if claim is Claim.NOT_QUEUED:
+            return {"key": key, "outcome": "duplicate delivery, dropped"}
+        if claim is Claim.BUSY:
+            schedule([key], countdown=LEASE_SECONDS / 4)
+            return {"key": key, "outcome": "busy elsewhere, retrying later"}
+        try:
+            result = runtime.run(reconcile_key(runtime.context(), Key.parse(key)))
+        except Exception as error:
+            return _failed(queue, key, owner, error)
+        if runtime.run(queue.done(key, owner)):
+            schedule([key])
+        log.info("reconciled %s", result.describe())
+        return {
+            "key": key,
+            "outcome": result.outcome,
+            "changes": dict(result.changes),
+            "notes": list(result.notes),
+        }
+
+    def _failed(queue: KeyQueue, key: str, owner: str, error: Exception) -> dict[str, Any]:
+        message = f"{type(error).__name__}: {error}"
+        attempts = runtime.run(queue.attempts(key))
+        if is_transient(error) and attempts < MAX_ATTEMPTS:
+            delay = backoff(attempts)
+            if runtime.run(queue.fail(key, owner, message, retry_in=delay)):
+                schedule([key], countdown=delay)
+            log.warning(
+                "reconcile %s failed (attempt %s), retrying in %.0f s: %s",
+                key,
+                attempts,
+                delay,
+                message,
+            )
+            return {"key": key, "outcome": "retrying", "error": message}
+        if runtime.run(queue.fail(key, owner, message, retry_in=None)):
+            schedule([key])
+        log.error(
+            "reconcile %s failed for good after %s attempts, dead-lettered: %s",
+            key,
+            attempts,
+            message,
+        )
+        return {"key": key, "outcome": "dead letter", "error": message}
+
+    @app.task(name="kitsync.poll", bind=True)
+    def poll(task: Task) -> dict[str, Any]:
+        return runtime.run(_poll(owner_name(task.request.hostname)))
+
+    async def _poll(owner: str) -> dict[str, Any]:
+        redis = runtime.redis()
+        lock = PollLock(redis, prefix, owner, ttl_seconds=int(settings.poll_interval * 6) + 60)
+        if not await lock.acquire():
+            return {"outcome": "another poll is running"}
+        try:
+            sink = CelerySink(app, runtime.queue())
+
+            async def submit(events: Sequence[KitsuEvent]) -> int:
+                return (await sink.submit(events, source="poller")).accepted
+
+            outcome = await poll_once(
+                runtime.context().kitsu,
+                RedisCursor(redis, prefix),
+                submit,
+                now=datetime.now(UTC).replace(tzinfo=None),
+            )
+            await redis.set(f"{prefix}poll:last", datetime.now(UTC).isoformat())
+        finally:
+            await lock.release()
+        log.info("poll: %s", outcome.describe())
+        return {"read": outcome.read, "new": outcome.new, "cursor": outcome.cursor.isoformat()}
+
+    @app.task(name="kitsync.recover")
+    def recover() -> dict[str, Any]:
+        keys = runtime.run(runtime.queue().recover(LOST_AFTER_SECONDS))
+        schedule(keys)
+        if keys:
+            log.warning("re-scheduled %s keys whose task was lost", len(keys))
+        return {"rescheduled": keys}

@@ -1,0 +1,84 @@
+"""The per-process async runtime of a Celery worker.
+
+Celery task bodies are synchronous; kitsync's clients are async and bound to one event loop. Each
+worker process (prefork child, or the solo pool's one process) gets one loop on first use, and on
+it one SyncContext (Kitsu client, AYON pool and HTTP client) and one key queue, shared by every
+task that process runs. They are made after the fork, never inherited from the parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Coroutine
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+import redis.asyncio as aioredis
+
+from kitsync.config import Settings, reveal
+from kitsync.tasks.context import SyncContext, open_context
+from kitsync.worker.keyqueue import KeyQueue, RedisKeyQueue
+from kitsync.worker.locks import RedisLocks
+
+T = TypeVar("T")
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pid: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stack: AsyncExitStack | None = None
+        self._redis: aioredis.Redis | None = None
+        self._context: SyncContext | None = None
+        self._queue: KeyQueue | None = None
+
+    @property
+    def prefix(self) -> str:
+        return self._settings.redis_prefix
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine to completion on this process's loop."""
+        return self._ensure_loop().run_until_complete(work)
+
+    def context(self) -> SyncContext:
+        if self._context is None:
+            self._context = self.run(self._open_context())
+        return self._context
+
+    def redis(self) -> aioredis.Redis:
+        """This process's Redis client (key queue, locks, poller cursor)."""
+        self._ensure_loop()
+        if self._redis is None:
+            self._redis = aioredis.Redis.from_url(reveal(self._settings.redis_url) or "")
+        return self._redis
+
+    def queue(self) -> KeyQueue:
+        if self._queue is None:
+            self._queue = RedisKeyQueue(self.redis(), prefix=f"{self.prefix}keyqueue:")
+        return self._queue
+
+    def close(self) -> None:
+        if self._loop is None or self._pid != os.getpid():
+            return
+        if self._stack is not None:
+            self.run(self._stack.aclose())
+        if self._redis is not None:
+            self.run(self._redis.aclose())
+        self._loop.close()
+        self._loop = self._stack = self._context = self._queue = self._redis = None
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        if self._pid != os.getpid():
+            # A forked child: the parent's loop and clients are not ours to use.
+            self._pid = os.getpid()
+            self._loop = asyncio.new_event_loop()
+            self._stack = self._context = self._queue = self._redis = None
+        assert self._loop is not None
+        return self._loop
+
+    async def _open_context(self) -> SyncContext:
+        self._stack = AsyncExitStack()
+        locks = RedisLocks(self.redis(), self.prefix)
+        return await self._stack.enter_async_context(open_context(self._settings, locks))

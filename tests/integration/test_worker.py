@@ -1,0 +1,174 @@
+"""End to end with real `kitsync worker` processes (Celery) on the real Redis: events go through
+the webhook receiver, workers reconcile, AYON (fake, on the real Postgres) reaches the expected
+tree; the same events again, shuffled, change nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from kitsync.config import load_settings
+from kitsync.receiver import SIGNATURE_HEADER, create_app, sign_body
+from kitsync.worker.app import create_celery
+from kitsync.worker.keyqueue import RedisKeyQueue
+from kitsync.worker.sink import CelerySink
+from tests.expected import FILM_TREE
+from tests.fakes.ayon import SERVICE_KEY
+from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
+from tests.fakes.serve import serve
+from tests.integration.sync_bed import SyncBed, sync_bed
+
+pytestmark = pytest.mark.integration
+
+FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
+SH0010 = "f48bffdc-4a40-4304-98f1-80af0adefec9"
+SQ020 = "bf14a72b-5e28-4c74-97e6-c2c2d2d792b2"
+SECRET = "test-webhook-secret"
+
+
+@asynccontextmanager
+async def running_workers(
+    bed: SyncBed, pg_dsn: str, redis_url: str, prefix: str, logs: Path, count: int = 2
+) -> AsyncIterator[tuple[Any, RedisKeyQueue]]:
+    """Start ``count`` worker processes; yield (Celery app, key queue) of the same settings."""
+    env = os.environ | {
+        "KITSU_URL": bed.kitsu_url,
+        "KITSU_BOT_TOKEN": BOT_TOKEN,
+        "AYON_URL": bed.ayon_url,
+        "AYON_API_KEY": SERVICE_KEY,
+        "AYON_DB_DSN": pg_dsn,
+        "KITSYNC_REDIS_URL": redis_url,
+        "KITSYNC_REDIS_PREFIX": prefix,
+        "KITSYNC_WEBHOOK_SECRET": SECRET,
+    }
+    workers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "kitsync",
+            "worker",
+            "-c",
+            "2",
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(logs / f"worker-{index}.log").open("wb"),
+            start_new_session=True,
+        )
+        for index in range(count)
+    ]
+    settings = load_settings(
+        ["kitsu", "ayon", "ayon_db", "redis"],
+        **{k: v for k, v in env.items() if k.startswith(("KITSU_", "AYON_", "KITSYNC_"))},
+    )
+    queue = RedisKeyQueue(redis_url, prefix=f"{prefix}keyqueue:")
+    try:
+        yield create_celery(settings), queue
+    finally:
+        for worker in workers:
+            os.killpg(worker.pid, signal.SIGTERM)
+        for worker in workers:
+            try:
+                await asyncio.wait_for(worker.wait(), 20)
+            except TimeoutError:
+                os.killpg(worker.pid, signal.SIGKILL)
+        await queue.close()
+
+
+async def _until(check: Callable[[], Awaitable[bool]], logs: Path, seconds: float = 90.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await check():
+        if time.monotonic() > deadline:
+            tails = [f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs.glob("*.log")]
+            raise AssertionError("timed out waiting for the workers\n" + "\n".join(tails))
+        await asyncio.sleep(0.3)
+
+
+async def _idle(queue: RedisKeyQueue) -> bool:
+    stats = await queue.stats()
+    return stats.queued == 0 and not stats.processing
+
+
+async def _post(url: str, events: list[dict[str, Any]]) -> httpx.Response:
+    body = json.dumps({"events": events}).encode()
+    async with httpx.AsyncClient() as client:
+        return await client.post(
+            f"{url}/kitsu/events",
+            content=body,
+            headers={SIGNATURE_HEADER: sign_body(SECRET, body), "content-type": "application/json"},
+        )
+
+
+async def test_events_through_receiver_and_workers_converge_ayon(
+    pg_dsn: str, redis_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    fake = FakeKitsu.from_fixtures("film", "after_build")
+    async with (
+        sync_bed(pg_dsn, fake, FILM) as bed,
+        running_workers(bed, pg_dsn, redis_url, redis_prefix, tmp_path) as (celery, queue),
+    ):
+        # The receiver runs on its own thread and loop: it gets its own Redis client.
+        receiver_queue = RedisKeyQueue(redis_url, prefix=f"{redis_prefix}keyqueue:")
+        receiver = create_app(CelerySink(celery, receiver_queue), secret=SECRET)
+        with serve(receiver) as url:
+            build = [e for e in fake.events() if e.get("project_id") == FILM]
+            answer = await _post(url, build)
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["accepted"] == len(build)
+
+            async def converged() -> bool:
+                tree, tasks = await bed.tree(), await bed.tasks()
+                (tmp_path / "state.log").write_text(
+                    f"missing {set(FILM_TREE.items()) - set(tree.items())}\n"
+                    f"extra {set(tree.items()) - set(FILM_TREE.items())}\ntasks {len(tasks)}\n"
+                )
+                return tree == FILM_TREE and len(tasks) == 48
+
+            await _until(converged, tmp_path)
+            await _until(lambda: _idle(queue), tmp_path)
+            assert (await queue.stats()).dead == 0
+
+            # The same events again: the receiver drops them as duplicates.
+            again = await _post(url, build)
+            assert again.json() == again.json() | {"accepted": 0, "duplicates": len(build)}
+
+            # Shuffled straight into ingest (no dedupe): every key runs, nothing is written.
+            writes = len(bed.ayon_writes())
+            shuffled = build[:]
+            random.Random(3).shuffle(shuffled)
+            celery.send_task("kitsync.ingest", args=(shuffled, "test"))
+            await asyncio.sleep(1.0)
+            await _until(lambda: _idle(queue), tmp_path)
+            assert len(bed.ayon_writes()) == writes
+
+            # Mutations: rename, move, cancel; their events through the receiver.
+            mark = len(fake.events())
+            fake.update_entity(SH0010, name="SH0011")
+            sh0050 = next(s for s in await bed.ctx.kitsu.shots(FILM) if s.name == "SH0050")
+            fake.update_entity(sh0050.id, parent_id="9c44efde-020e-4b15-8fe4-2bd0d55358bc")
+            sh0060 = next(s for s in await bed.ctx.kitsu.shots(FILM) if s.name == "SH0060")
+            fake.delete_entity(sh0060.id)  # has tasks: canceled
+            answer = await _post(url, fake.events()[mark:])
+            assert answer.status_code == 202
+
+            async def mutated() -> bool:
+                tree = await bed.tree()
+                return (
+                    "sequences/sq010/sh0011" in tree
+                    and "sequences/sq010/sh0050" in tree
+                    and tree.get("sequences/sq020/sh0060", ("", "", True))[2] is False
+                )
+
+            await _until(mutated, tmp_path)
