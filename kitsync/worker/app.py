@@ -19,6 +19,11 @@ VISIBILITY_TIMEOUT = 3600
 assert VISIBILITY_TIMEOUT > 2 * MAX_DELAY
 
 
+def key_queue_prefix(settings: Settings) -> str:
+    """Where the key queue keeps its Redis keys (beside Celery's, under the same prefix)."""
+    return f"{settings.redis_prefix}keyqueue:"
+
+
 def create_celery(settings: Settings) -> Celery:
     """A configured Celery app with kitsync's tasks registered on it."""
     from kitsync.worker import jobs

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 
 from kitsync.config import Settings, reveal
 from kitsync.tasks.context import SyncContext, open_context
+from kitsync.worker.app import key_queue_prefix
 from kitsync.worker.keyqueue import KeyQueue, RedisKeyQueue
 from kitsync.worker.locks import RedisLocks
 
@@ -56,7 +57,7 @@ class Runtime:
 
     def queue(self) -> KeyQueue:
         if self._queue is None:
-            self._queue = RedisKeyQueue(self.redis(), prefix=f"{self.prefix}keyqueue:")
+            self._queue = RedisKeyQueue(self.redis(), prefix=key_queue_prefix(self._settings))
         return self._queue
 
     def close(self) -> None:

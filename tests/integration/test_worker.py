@@ -22,7 +22,7 @@ import pytest
 
 from kitsync.config import load_settings
 from kitsync.receiver import SIGNATURE_HEADER, create_app, sign_body
-from kitsync.worker.app import create_celery
+from kitsync.worker.app import create_celery, key_queue_prefix
 from kitsync.worker.keyqueue import RedisKeyQueue
 from kitsync.worker.sink import CelerySink
 from tests.expected import FILM_TREE
@@ -73,7 +73,7 @@ async def running_workers(
         ["kitsu", "ayon", "ayon_db", "redis"],
         **{k: v for k, v in env.items() if k.startswith(("KITSU_", "AYON_", "KITSYNC_"))},
     )
-    queue = RedisKeyQueue(redis_url, prefix=f"{prefix}keyqueue:")
+    queue = RedisKeyQueue(redis_url, prefix=key_queue_prefix(settings))
     try:
         yield create_celery(settings), queue
     finally:
@@ -120,7 +120,7 @@ async def test_events_through_receiver_and_workers_converge_ayon(
         running_workers(bed, pg_dsn, redis_url, redis_prefix, tmp_path) as (celery, queue),
     ):
         # The receiver runs on its own thread and loop: it gets its own Redis client.
-        receiver_queue = RedisKeyQueue(redis_url, prefix=f"{redis_prefix}keyqueue:")
+        receiver_queue = RedisKeyQueue(redis_url, prefix=queue.prefix)
         receiver = create_app(CelerySink(celery, receiver_queue), secret=SECRET)
         with serve(receiver) as url:
             build = [e for e in fake.events() if e.get("project_id") == FILM]
