@@ -6,7 +6,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import httpx
 from pydantic import TypeAdapter
@@ -178,6 +178,22 @@ class AyonWriter:
                 raise
             return None  # AYON's only 409 here: this hash is recorded already.
         return parse(CreatedId, "POST", "/api/events", response).id
+
+    async def update_event(
+        self,
+        event_id: str,
+        *,
+        status: Literal["in_progress", "finished", "failed"],
+        summary: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> None:
+        """``PATCH /api/events/{id}``: move a job event on (``summary`` replaces the old one)."""
+        body: dict[str, Any] = {"status": status}
+        if summary is not None:
+            body["summary"] = dict(summary)
+        if description is not None:
+            body["description"] = description
+        await self._call("PATCH", f"/api/events/{_ID.validate_python(event_id)}", body)
 
     # ------------------------------------------------------------------ projects
 

@@ -15,16 +15,20 @@ import logging
 import os
 import socket
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
 
 from celery import Celery, Task
 
+from kitsync.ayon import AyonError
 from kitsync.config import Settings
 from kitsync.core.routing import Key, route
 from kitsync.schemas import KitsuEvent
 from kitsync.tasks.dispatch import reconcile_key
 from kitsync.tasks.poll import poll_once
+from kitsync.tasks.record import record_kitsu_events, record_reconcile
+from kitsync.tasks.result import ReconcileResult
 from kitsync.worker.cursor import PollLock, RedisCursor
 from kitsync.worker.keyqueue import Claim, KeyQueue
 from kitsync.worker.retries import MAX_ATTEMPTS, backoff, is_transient
@@ -66,6 +70,7 @@ def register(app: Celery, settings: Settings) -> None:
         queue = runtime.queue()
         scheduled = runtime.run(queue.add([str(key) for key in routed.keys]))
         schedule(scheduled)
+        recorded = runtime.run(record_kitsu_events(runtime.context(), parsed))
         # Only now: a failure above retries this task with the events still unseen.
         runtime.run(queue.first_seen([event.id for event in parsed], SEEN_TTL))
         summary = {
@@ -73,6 +78,7 @@ def register(app: Celery, settings: Settings) -> None:
             "events": len(parsed),
             "keys": len(routed.keys),
             "scheduled": len(scheduled),
+            "recorded": recorded,
             "ignored": dict(routed.ignored),
         }
         log.info(
@@ -101,6 +107,7 @@ def register(app: Celery, settings: Settings) -> None:
         if runtime.run(queue.done(key, owner)):
             schedule([key])
         log.info("reconciled %s", result.describe())
+        _record(Key.parse(key), result, None)
         return {
             "key": key,
             "outcome": result.outcome,
@@ -125,6 +132,8 @@ def register(app: Celery, settings: Settings) -> None:
             return {"key": key, "outcome": "retrying", "error": message}
         if runtime.run(queue.fail(key, owner, message, retry_in=None)):
             schedule([key])
+        with suppress(ValueError):
+            _record(Key.parse(key), None, message)
         log.error(
             "reconcile %s failed for good after %s attempts, dead-lettered: %s",
             key,
@@ -132,6 +141,13 @@ def register(app: Celery, settings: Settings) -> None:
             message,
         )
         return {"key": key, "outcome": "dead letter", "error": message}
+
+    def _record(key: Key, result: ReconcileResult | None, error: str | None) -> None:
+        # The AYON record is an audit trail: failing to write it must not re-run the reconcile.
+        try:
+            runtime.run(record_reconcile(runtime.context(), key, result, error))
+        except AyonError as failure:
+            log.warning("could not record %s in AYON's events: %s", key, failure)
 
     @app.task(name="kitsync.poll", bind=True)
     def poll(task: Task) -> dict[str, Any]:

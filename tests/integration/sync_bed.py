@@ -36,7 +36,12 @@ class SyncBed:
     ctx: SyncContext
 
     def ayon_writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p in self.ayon_app.state.requests if m != "GET"]
+        """Requests that can change AYON's entities (not reads, not kitsync's event records)."""
+        return [
+            (method, path)
+            for method, path in self.ayon_app.state.requests
+            if method != "GET" and not path.startswith("/api/events")
+        ]
 
     async def tree(self) -> dict[str, tuple[str, str, bool]]:
         """path -> (folder type, label, active) of every folder of the project."""

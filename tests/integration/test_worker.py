@@ -139,6 +139,19 @@ async def test_events_through_receiver_and_workers_converge_ayon(
             await _until(converged, tmp_path)
             await _until(lambda: _idle(queue), tmp_path)
             assert (await queue.stats()).dead == 0
+            recorded = await bed.pool.fetch(
+                "SELECT hash, sender, sender_type, summary FROM public.events "
+                "WHERE topic = 'kitsu.event' AND project_name = $1",
+                bed.project,
+            )
+            assert {r["hash"] for r in recorded} == {f"kitsu.event.{e['id']}" for e in build}
+            assert {(r["sender"], r["sender_type"]) for r in recorded} == {("kitsync", "kitsu")}
+            changed = await bed.pool.fetchval(
+                "SELECT count(*) FROM public.events WHERE topic = 'kitsync.reconcile' "
+                "AND project_name = $1",
+                bed.project,
+            )
+            assert changed > 0
 
             # The same events again: the receiver drops them as duplicates.
             again = await _post(url, build)

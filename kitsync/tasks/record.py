@@ -1,0 +1,84 @@
+"""What kitsync did, recorded as AYON events, so a TD can follow it in AYON's event viewer.
+
+- ``kitsu.event``: one per Kitsu event processed, with the keys it dirtied. Its hash is derived
+  from the Kitsu event id, so recording the same event twice is a 409 that is ignored.
+- ``kitsync.reconcile``: one per reconcile that changed AYON (what changed), or that failed for
+  good (status ``failed``, with the error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from kitsync.core.routing import Key, keys_for_event
+from kitsync.schemas import KitsuEvent
+from kitsync.tasks.context import SyncContext
+from kitsync.tasks.result import ReconcileResult
+
+KITSU_EVENT_TOPIC = "kitsu.event"
+RECONCILE_TOPIC = "kitsync.reconcile"
+
+
+def kitsu_event_hash(event_id: str) -> str:
+    return f"kitsu.event.{event_id}"
+
+
+async def record_kitsu_events(ctx: SyncContext, events: Sequence[KitsuEvent]) -> int:
+    """Record the events of paired projects; returns how many were new to AYON."""
+    paired = await ctx.reader.paired_projects()
+
+    async def record(event: KitsuEvent) -> bool:
+        project_id = event.project_id or event.data.get("project_id")
+        project = paired.get(project_id) if isinstance(project_id, str) else None
+        if project is None:
+            return False
+        created = await ctx.writer.emit_event(
+            KITSU_EVENT_TOPIC,
+            project=project,
+            hash=kitsu_event_hash(event.id),
+            description=f"Kitsu {event.name}",
+            summary={
+                "kitsuEventId": event.id,
+                "name": event.name,
+                "kitsuProjectId": project_id,
+                "createdAt": event.created_at.isoformat(),
+                "keys": [str(key) for key in keys_for_event(event)],
+            },
+            payload={"data": event.data},
+        )
+        return created is not None
+
+    return sum(await asyncio.gather(*(record(event) for event in events)))
+
+
+async def record_reconcile(
+    ctx: SyncContext, key: Key, result: ReconcileResult | None, error: str | None = None
+) -> None:
+    """Record a reconcile that changed something (``result``) or failed for good (``error``)."""
+    if error is None and (result is None or result.outcome != "changed"):
+        return
+    project = await ctx.reader.paired_project(key.project_id)
+    if project is None:
+        return
+    if error is None and result is not None:
+        await ctx.writer.emit_event(
+            RECONCILE_TOPIC,
+            project=project,
+            hash=None,
+            description=result.describe(),
+            summary={"key": str(key), "changes": dict(result.changes), "notes": list(result.notes)},
+        )
+        return
+    event_id = await ctx.writer.emit_event(
+        RECONCILE_TOPIC,
+        project=project,
+        hash=None,
+        description=f"{key}: failed",
+        summary={"key": str(key)},
+        finished=False,
+    )
+    if event_id is not None:
+        await ctx.writer.update_event(
+            event_id, status="failed", summary={"key": str(key), "error": error}
+        )
