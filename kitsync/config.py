@@ -7,6 +7,7 @@ repr, a log line or an error message; :func:`load_settings` reports every proble
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(
         "kitsync:", alias="KITSYNC_REDIS_PREFIX", min_length=1, pattern=r"^[A-Za-z0-9_.:{}-]+$"
     )
+    state_dir: Path = Field(Path("kitsync-state"), alias="KITSYNC_STATE_DIR")
     poll_interval: float = Field(10.0, alias="KITSYNC_POLL_INTERVAL", ge=1, le=3600)
     http_timeout: float = Field(10.0, alias="KITSYNC_HTTP_TIMEOUT", gt=0, le=600)
     db_timeout: float = Field(10.0, alias="KITSYNC_DB_TIMEOUT", gt=0, le=600)

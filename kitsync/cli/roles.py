@@ -101,3 +101,81 @@ def receiver(ctx: click.Context, host: str, port: int) -> None:
     queue = RedisKeyQueue(reveal(settings.redis_url) or "", prefix=key_queue_prefix(settings))
     web = create_app(CelerySink(app, queue), secret=reveal(settings.webhook_secret) or "")
     uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
+
+
+@main.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Receiver address.")  # noqa: S104
+@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@click.option(
+    "-c",
+    "--concurrency",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="Worker processes (with Redis only; without Redis, one).",
+)
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
+    """Everything in one process: receiver, poller, worker and beat, for a studio with one machine.
+
+    Without KITSYNC_REDIS_URL it needs no Redis: tasks wait in files under KITSYNC_STATE_DIR
+    (they survive a restart) and keys are coordinated in the process. With it, this is the same as
+    running `kitsync receiver`, `kitsync worker` and `kitsync beat` side by side. Without
+    KITSYNC_WEBHOOK_SECRET the receiver stays off and the poller alone brings events in.
+
+    \b
+    Example:
+      $ kitsync run --port 8080
+    """
+    settings = settings_or_exit(ctx, ("kitsu", "ayon", "ayon_db"))
+    import threading
+
+    import uvicorn
+
+    from kitsync.config import reveal
+    from kitsync.receiver import create_app
+    from kitsync.worker.app import create_celery, key_queue_prefix
+    from kitsync.worker.keyqueue import KeyQueue, RedisKeyQueue
+    from kitsync.worker.runtime import Runtime
+    from kitsync.worker.sink import CelerySink
+
+    runtime = Runtime(settings)
+    app = create_celery(settings, runtime)
+    secret = reveal(settings.webhook_secret)
+    if secret:
+        # The receiver runs on its own thread and loop: a Redis queue needs its own client there;
+        # the in-process queue is shared, that is the point of it.
+        queue: KeyQueue = (
+            runtime.queue()
+            if runtime.single_process
+            else RedisKeyQueue(reveal(settings.redis_url) or "", prefix=key_queue_prefix(settings))
+        )
+        web = create_app(CelerySink(app, queue), secret=secret)
+        server = uvicorn.Server(
+            uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False)
+        )
+        threading.Thread(target=server.run, name="receiver", daemon=True).start()
+    else:
+        click.echo(
+            "KITSYNC_WEBHOOK_SECRET is not set: receiver off, the poller brings events in", err=True
+        )
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    level = ctx.obj["log_level"] or settings.log_level
+    app.worker_main(
+        [
+            "worker",
+            "--beat",
+            "--schedule-filename",
+            str(settings.state_dir / "beat-schedule"),
+            "--loglevel",
+            level,
+            "--pool",
+            "solo" if runtime.single_process else "prefork",
+            "--concurrency",
+            "1" if runtime.single_process else str(concurrency),
+            "--queues",
+            "kitsync.events,kitsync.reconcile",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

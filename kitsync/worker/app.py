@@ -8,10 +8,15 @@ broker's visibility timeout is longer than any task plus its longest retry delay
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from celery import Celery
 
 from kitsync.config import Settings, reveal
 from kitsync.worker.retries import MAX_DELAY
+
+if TYPE_CHECKING:
+    from kitsync.worker.runtime import Runtime
 
 EVENTS_QUEUE = "kitsync.events"
 RECONCILE_QUEUE = "kitsync.reconcile"
@@ -24,14 +29,33 @@ def key_queue_prefix(settings: Settings) -> str:
     return f"{settings.redis_prefix}keyqueue:"
 
 
-def create_celery(settings: Settings) -> Celery:
-    """A configured Celery app with kitsync's tasks registered on it."""
-    from kitsync.worker import jobs
+def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
+    """A configured Celery app with kitsync's tasks registered on it.
 
-    broker = reveal(settings.redis_url)
-    if broker is None:
-        raise ValueError("the Celery app needs KITSYNC_REDIS_URL (single-process mode has none)")
-    app = Celery("kitsync", broker=broker, set_as_current=False)
+    With ``KITSYNC_REDIS_URL`` the broker is Redis. Without it (``kitsync run`` on one machine)
+    it is kombu's filesystem transport under ``KITSYNC_STATE_DIR``: queued tasks survive a
+    restart; a task taken but not finished is put back on a clean shutdown (not on a kill: the
+    full reconcile at start-up repairs that).
+    """
+    from kitsync.worker import jobs
+    from kitsync.worker.runtime import Runtime
+
+    app = Celery("kitsync", broker=reveal(settings.redis_url), set_as_current=False)
+    if settings.redis_url is None:
+        folder = settings.state_dir / "broker"
+        (folder / "processed").mkdir(parents=True, exist_ok=True)
+        app.conf.broker_url = "filesystem://"
+        app.conf.broker_transport_options = {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "processed_folder": str(folder / "processed"),
+        }
+    else:
+        app.conf.broker_transport_options = {
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            # Every broker key under kitsync's prefix, beside the key queue's.
+            "global_keyprefix": f"{settings.redis_prefix}celery:",
+        }
     app.conf.update(
         task_serializer="json",
         accept_content=["json"],
@@ -39,11 +63,6 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={
-            "visibility_timeout": VISIBILITY_TIMEOUT,
-            # Every broker key under kitsync's prefix, beside the key queue's.
-            "global_keyprefix": f"{settings.redis_prefix}celery:",
-        },
         broker_connection_retry_on_startup=True,
         task_default_queue=EVENTS_QUEUE,
         task_routes={"kitsync.reconcile_project": {"queue": RECONCILE_QUEUE}},
@@ -57,5 +76,5 @@ def create_celery(settings: Settings) -> Celery:
             "kitsync-recover": {"task": "kitsync.recover", "schedule": 60.0},
         },
     )
-    jobs.register(app, settings)
+    jobs.register(app, settings, runtime or Runtime(settings))
     return app

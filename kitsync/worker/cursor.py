@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
@@ -22,6 +23,25 @@ class RedisCursor:
 
     async def set(self, value: datetime) -> None:
         await self._redis.set(self._key, value.isoformat())
+
+
+class FileCursor:
+    """The cursor in a file, for the single-process mode (no Redis)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    async def get(self) -> datetime | None:
+        try:
+            return datetime.fromisoformat(self._path.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    async def set(self, value: datetime) -> None:
+        # Write then rename: a crash never leaves a half-written cursor.
+        temporary = self._path.with_suffix(".tmp")
+        temporary.write_text(value.isoformat())
+        temporary.replace(self._path)
 
 
 class PollLock:

@@ -26,10 +26,10 @@ from kitsync.config import Settings
 from kitsync.core.routing import Key, route
 from kitsync.schemas import KitsuEvent
 from kitsync.tasks.dispatch import reconcile_key
-from kitsync.tasks.poll import poll_once
+from kitsync.tasks.poll import PollOutcome, poll_once
 from kitsync.tasks.record import record_kitsu_events, record_reconcile
 from kitsync.tasks.result import ReconcileResult
-from kitsync.worker.cursor import PollLock, RedisCursor
+from kitsync.worker.cursor import PollLock
 from kitsync.worker.keyqueue import Claim, KeyQueue
 from kitsync.worker.retries import MAX_ATTEMPTS, backoff, is_transient
 from kitsync.worker.runtime import Runtime
@@ -47,9 +47,8 @@ def owner_name(hostname: str | None) -> str:
     return f"{hostname or socket.gethostname()}:{os.getpid()}"
 
 
-def register(app: Celery, settings: Settings) -> None:
+def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
     prefix = settings.redis_prefix
-    runtime = Runtime(settings)
 
     def schedule(keys: Iterable[str], countdown: float | None = None) -> None:
         for key in keys:
@@ -95,6 +94,10 @@ def register(app: Celery, settings: Settings) -> None:
         owner = owner_name(task.request.hostname)
         queue = runtime.queue()
         claim = runtime.run(queue.claim(key, owner, LEASE_SECONDS))
+        if claim is Claim.NOT_QUEUED and runtime.single_process:
+            # The in-process queue forgot this task's key in a restart; the task is the truth.
+            runtime.run(queue.add([key]))
+            claim = runtime.run(queue.claim(key, owner, LEASE_SECONDS))
         if claim is Claim.NOT_QUEUED:
             return {"key": key, "outcome": "duplicate delivery, dropped"}
         if claim is Claim.BUSY:
@@ -154,25 +157,32 @@ def register(app: Celery, settings: Settings) -> None:
         return runtime.run(_poll(owner_name(task.request.hostname)))
 
     async def _poll(owner: str) -> dict[str, Any]:
-        redis = runtime.redis()
-        lock = PollLock(redis, prefix, owner, ttl_seconds=int(settings.poll_interval * 6) + 60)
-        if not await lock.acquire():
-            return {"outcome": "another poll is running"}
-        try:
-            sink = CelerySink(app, runtime.queue())
+        sink = CelerySink(app, runtime.queue())
 
-            async def submit(events: Sequence[KitsuEvent]) -> int:
-                return (await sink.submit(events, source="poller")).accepted
+        async def submit(events: Sequence[KitsuEvent]) -> int:
+            return (await sink.submit(events, source="poller")).accepted
 
-            outcome = await poll_once(
+        async def poll() -> PollOutcome:
+            return await poll_once(
                 runtime.context().kitsu,
-                RedisCursor(redis, prefix),
+                runtime.cursor(),
                 submit,
                 now=datetime.now(UTC).replace(tzinfo=None),
             )
-            await redis.set(f"{prefix}poll:last", datetime.now(UTC).isoformat())
-        finally:
-            await lock.release()
+
+        if runtime.single_process:
+            outcome = await poll()  # one process, one beat: nothing to race with
+        else:
+            redis = runtime.redis()
+            ttl = int(settings.poll_interval * 6) + 60
+            lock = PollLock(redis, prefix, owner, ttl_seconds=ttl)
+            if not await lock.acquire():
+                return {"outcome": "another poll is running"}
+            try:
+                outcome = await poll()
+                await redis.set(f"{prefix}poll:last", datetime.now(UTC).isoformat())
+            finally:
+                await lock.release()
         log.info("poll: %s", outcome.describe())
         return {"read": outcome.read, "new": outcome.new, "cursor": outcome.cursor.isoformat()}
 

@@ -4,6 +4,10 @@ Celery task bodies are synchronous; kitsync's clients are async and bound to one
 worker process (prefork child, or the solo pool's one process) gets one loop on first use, and on
 it one SyncContext (Kitsu client, AYON pool and HTTP client) and one key queue, shared by every
 task that process runs. They are made after the fork, never inherited from the parent.
+
+With a Redis URL, the key queue, the project locks and the poller's cursor live in Redis, shared
+by every worker. Without one (``kitsync run`` on one machine) they live in this one process and
+the cursor in a file under ``KITSYNC_STATE_DIR``.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ import redis.asyncio as aioredis
 
 from kitsync.config import Settings, reveal
 from kitsync.tasks.context import SyncContext, open_context
+from kitsync.tasks.locks import LocalLocks, ProjectLocks
+from kitsync.tasks.poll import CursorStore
 from kitsync.worker.app import key_queue_prefix
-from kitsync.worker.keyqueue import KeyQueue, RedisKeyQueue
+from kitsync.worker.cursor import FileCursor, RedisCursor
+from kitsync.worker.keyqueue import KeyQueue, RedisKeyQueue, StubKeyQueue
 from kitsync.worker.locks import RedisLocks
 
 T = TypeVar("T")
@@ -34,6 +41,12 @@ class Runtime:
         self._redis: aioredis.Redis | None = None
         self._context: SyncContext | None = None
         self._queue: KeyQueue | None = None
+        # One process owns everything: the key queue is made once, shared with the receiver.
+        self._local_queue = StubKeyQueue() if self.single_process else None
+
+    @property
+    def single_process(self) -> bool:
+        return self._settings.redis_url is None
 
     @property
     def prefix(self) -> str:
@@ -49,16 +62,24 @@ class Runtime:
         return self._context
 
     def redis(self) -> aioredis.Redis:
-        """This process's Redis client (key queue, locks, poller cursor)."""
+        """This process's Redis client (key queue, locks, poller cursor); Redis mode only."""
         self._ensure_loop()
         if self._redis is None:
             self._redis = aioredis.Redis.from_url(reveal(self._settings.redis_url) or "")
         return self._redis
 
     def queue(self) -> KeyQueue:
+        if self._local_queue is not None:
+            return self._local_queue
         if self._queue is None:
             self._queue = RedisKeyQueue(self.redis(), prefix=key_queue_prefix(self._settings))
         return self._queue
+
+    def cursor(self) -> CursorStore:
+        if self.single_process:
+            self._settings.state_dir.mkdir(parents=True, exist_ok=True)
+            return FileCursor(self._settings.state_dir / "poll-cursor")
+        return RedisCursor(self.redis(), self.prefix)
 
     def close(self) -> None:
         if self._loop is None or self._pid != os.getpid():
@@ -81,5 +102,7 @@ class Runtime:
 
     async def _open_context(self) -> SyncContext:
         self._stack = AsyncExitStack()
-        locks = RedisLocks(self.redis(), self.prefix)
+        locks: ProjectLocks = (
+            LocalLocks() if self.single_process else RedisLocks(self.redis(), self.prefix)
+        )
         return await self._stack.enter_async_context(open_context(self._settings, locks))
