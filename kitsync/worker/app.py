@@ -43,12 +43,14 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
     app = Celery("kitsync", broker=reveal(settings.redis_url), set_as_current=False)
     if settings.redis_url is None:
         folder = settings.state_dir / "broker"
-        (folder / "processed").mkdir(parents=True, exist_ok=True)
+        for part in ("processed", "control"):
+            (folder / part).mkdir(parents=True, exist_ok=True)
         app.conf.broker_url = "filesystem://"
         app.conf.broker_transport_options = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
         }
     else:
         app.conf.broker_transport_options = {

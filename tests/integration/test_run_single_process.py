@@ -49,7 +49,7 @@ async def kitsync_run(bed: SyncBed, pg_dsn: str, state: Path, port: int) -> Asyn
     log = (state.parent / f"run-{port}.log").open("ab")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "kitsync", "run", "--host", "127.0.0.1", "--port", str(port),
-        env=env, stdout=log, stderr=log, start_new_session=True,
+        env=env, stdout=log, stderr=log, start_new_session=True, cwd=state.parent,
     )  # fmt: skip
     try:
         await _until(lambda: _healthy(port), state.parent, 30)
