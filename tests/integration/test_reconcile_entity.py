@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 import uuid
 
+import httpx
 import pytest
 
 from kitsync.core.ids import ayon_id
 from kitsync.schemas import KitsuRecord
 from kitsync.tasks.entity import EntityKind, reconcile_entity
-from tests.expected import FILM_TREE, FILM_TREE_AFTER
+from tests.expected import FILM_TREE, FILM_TREE_AFTER, TV_TREE, TV_TREE_AFTER
+from tests.fakes.ayon import SERVICE_KEY
 from tests.fakes.kitsu import FakeKitsu
 from tests.integration.sync_bed import SyncBed, sync_bed
 
@@ -97,3 +99,54 @@ async def test_tv_show_episode_chain_from_a_task(pg_dsn: str) -> None:
         shot_paths = [p for p, (kind, _, _) in tree.items() if kind == "Shot"]
         assert len(shot_paths) == 1 and shot_paths[0].startswith("episodes/e0")
         assert len(await bed.tasks()) == 1
+
+
+E01_SQ010_SH010 = "5fb5c7e9-1275-4780-9ff0-2161b63a5cca"
+
+
+async def test_tv_build_then_mutations_status_and_assignees(pg_dsn: str) -> None:
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("tv", "after_build"), TV) as bed:
+        keys = await _keys(bed, TV)
+        await _reconcile_all(bed, TV, keys)
+        assert await bed.tree() == TV_TREE
+        assert len(await bed.tasks()) == 38
+    mutated = FakeKitsu.from_fixtures("tv", "after_mutations")
+    async with sync_bed(pg_dsn, mutated, TV, project=bed.project) as after:
+        await _reconcile_all(after, TV, keys + await _keys(after, TV))
+        assert await after.tree() == TV_TREE_AFTER
+        tasks = await after.tasks()
+        # T12 status through a comment, T13 a second assignee, T11 two tasks deleted.
+        assert tasks[f"{E01_SQ010_SH010}/animation"] == ("Animation", "Retake", ("alice", "bruno"))
+        assert len(tasks) == 36
+
+
+async def test_folders_left_by_ayon_kitsu_are_adopted(pg_dsn: str) -> None:
+    """ayon-kitsu's folders: server-made ids, only data.kitsuId, roots keyed by the kind."""
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        project = bed.project
+        sequence = "9c44efde-020e-4b15-8fe4-2bd0d55358bc"
+        made: dict[str, str] = {}
+        for kitsu_id, name, folder_type, parent in (
+            ("sequence", "sequences", "Folder", None),
+            (sequence, "sq010", "Sequence", "sequence"),
+            (SH0010, "sh0010", "Shot", sequence),
+        ):
+            body = {"name": name, "folderType": folder_type, "data": {"kitsuId": kitsu_id}}
+            if parent:
+                body["parentId"] = made[parent]
+            async with httpx.AsyncClient(headers={"x-api-key": SERVICE_KEY}) as client:
+                answer = await client.post(
+                    f"{bed.ayon_url}/api/projects/{project}/folders", json=body
+                )
+            assert answer.status_code == 201
+            made[kitsu_id] = answer.json()["id"]
+        for kind, kitsu_id in (("shot", SH0010), ("sequence", sequence)):
+            result = await reconcile_entity(bed.ctx, FILM, kind, kitsu_id)  # type: ignore[arg-type]
+            assert result.changes == {"update folder": 1}  # kitsuType, label, attributes
+        assert (await bed.folder(SH0010))["id"].hex == made[SH0010]
+        assert await bed.tree() == {
+            "sequences": ("Folder", "", True),  # a root is only ever created, never relabelled
+            "sequences/sq010": ("Sequence", "SQ010", True),
+            "sequences/sq010/sh0010": ("Shot", "SH0010", True),
+        }
+        assert (await reconcile_entity(bed.ctx, FILM, "shot", SH0010)).outcome == "in step"
