@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = Field(None, alias="KITSYNC_WEBHOOK_SECRET")
 
     deactivate_on_delete: bool = Field(False, alias="KITSYNC_DEACTIVATE_ON_DELETE")
+    create_users: bool = Field(False, alias="KITSYNC_CREATE_USERS")
     redis_prefix: str = Field(
         "kitsync:", alias="KITSYNC_REDIS_PREFIX", min_length=1, pattern=r"^[A-Za-z0-9_.:{}-]+$"
     )

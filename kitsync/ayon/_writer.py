@@ -76,6 +76,11 @@ class AyonWriter:
     def __repr__(self) -> str:
         return f"AyonWriter({self._base_url!r})"
 
+    @property
+    def chunk_size(self) -> int:
+        """Operations per atomic ``/operations`` call."""
+        return self._chunk_size
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -197,6 +202,14 @@ class AyonWriter:
 
     # ------------------------------------------------------------------ projects
 
+    async def create_project(self, project: str, code: str, *, label: str | None = None) -> None:
+        """``POST /api/projects``: deploy a project with AYON's default anatomy. A name or code
+        already used (ignoring case) is an :class:`AyonConflict`."""
+        body = {"name": safe_project_name(project), "code": code}
+        if label:
+            body["label"] = label
+        await self._call("POST", "/api/projects", body)
+
     async def get_project(self, project: str) -> AyonProject:
         path = f"/api/projects/{safe_project_name(project)}"
         return parse(AyonProject, "GET", path, await self._call("GET", path))
@@ -238,6 +251,18 @@ class AyonWriter:
                 return False
             await self.update_project(project, patch)
             return True
+
+    async def create_user(
+        self, name: str, *, attrib: Mapping[str, Any], data: Mapping[str, Any]
+    ) -> bool:
+        """Create a user without a password (``PUT /api/users/{name}``); False if it exists."""
+        try:
+            await self._call(
+                "PUT", f"/api/users/{name}", {"attrib": dict(attrib), "data": dict(data)}
+            )
+        except AyonConflict:
+            return False
+        return True
 
     async def me(self) -> AyonUser:
         """The user the API key belongs to (``is_service`` tells a service user)."""

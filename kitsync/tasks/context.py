@@ -20,6 +20,8 @@ class SyncContext:
     writer: AyonWriter
     # What a Kitsu delete does to an AYON folder without products.
     delete_mode: DeleteMode = "delete"
+    # Assignees with no AYON user: create one (no password) instead of leaving them out.
+    create_users: bool = False
     locks: ProjectLocks = field(default_factory=LocalLocks)
 
 
@@ -51,6 +53,7 @@ async def open_context(
                 reader=AyonReader(pool),
                 writer=writer,
                 delete_mode="deactivate" if settings.deactivate_on_delete else "delete",
+                create_users=settings.create_users,
                 locks=locks or LocalLocks(),
             )
     finally:

@@ -28,6 +28,7 @@ from kitsync.tasks._apply import apply_plan, converge
 from kitsync.tasks._links import links_to_remove_with
 from kitsync.tasks.context import SyncContext
 from kitsync.tasks.result import ReconcileResult
+from kitsync.tasks.users import ensure_users
 
 EntityKind = Literal["asset", "episode", "sequence", "shot", "edit", "concept", "task"]
 ENTITY_KINDS: frozenset[str] = frozenset(get_args(EntityKind))
@@ -84,12 +85,14 @@ async def _plan_task(ctx: SyncContext, project: str, kitsu_id: str) -> Plan:
         task = await ctx.kitsu.get_entity("task", kitsu_id)
     except KitsuNotFound:
         return await _plan_gone(ctx, project, tasks=[kitsu_id])
-    task_type, status, emails, folders = await asyncio.gather(
+    task_type, status, persons, folders = await asyncio.gather(
         ctx.kitsu.get_entity("task_type", task.task_type_id),
         ctx.kitsu.get_entity("task_status", task.task_status_id),
-        _emails(ctx.kitsu, task.assignees or ()),
+        asyncio.gather(*(ctx.kitsu.get_entity("person", p) for p in task.assignees or ())),
         ctx.reader.folders_by_kitsu_ids(project, [task.entity_id]),
     )
+    await ensure_users(ctx, persons)
+    emails = {person.id: person.email for person in persons if person.email}
     specs: list[FolderSpec] = []
     if task.entity_id not in folders:
         # A task event before its entity's: create the entity (and its ancestors) too.
@@ -185,8 +188,3 @@ async def _snapshot(
         task_siblings=siblings,
         users_by_email=users,
     )
-
-
-async def _emails(kitsu: KitsuClient, person_ids: tuple[str, ...]) -> dict[str, str]:
-    persons = await asyncio.gather(*(kitsu.get_entity("person", p) for p in person_ids))
-    return {person.id: person.email for person in persons if person.email}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
+from dataclasses import replace
 
 import httpx
 import pytest
@@ -150,3 +152,28 @@ async def test_folders_left_by_ayon_kitsu_are_adopted(pg_dsn: str) -> None:
             "sequences/sq010/sh0010": ("Shot", "SH0010", True),
         }
         assert (await reconcile_entity(bed.ctx, FILM, "shot", SH0010)).outcome == "in step"
+
+
+async def test_missing_users_are_created_only_when_asked(pg_dsn: str) -> None:
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        tasks = await bed.ctx.kitsu.tasks(FILM)
+        persons = {p.id: p for p in await bed.ctx.kitsu.persons()}
+        chloe = next(p for p in persons.values() if p.email == "chloe.castel@example.com")
+        task = next(t for t in tasks if chloe.id in (t.assignees or ()))
+        result = await reconcile_entity(bed.ctx, FILM, "task", task.id)
+        assert any("chloe.castel@example.com" in note for note in result.notes)
+        assert (
+            await bed.pool.fetchval("SELECT count(*) FROM public.users WHERE name = 'chloe.castel'")
+            == 0
+        )
+
+        bed.ctx = replace(bed.ctx, create_users=True)
+        await reconcile_entity(bed.ctx, FILM, "task", task.id)
+        user = await bed.pool.fetchrow(
+            "SELECT attrib, data FROM public.users WHERE name = 'chloe.castel'"
+        )
+        assert user is not None
+        assert json.loads(user["attrib"])["email"] == "chloe.castel@example.com"
+        assert "password" not in json.loads(user["data"])
+        assigned = {a for _, _, users in (await bed.tasks()).values() for a in users}
+        assert "chloe.castel" in assigned

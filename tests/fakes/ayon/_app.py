@@ -23,6 +23,7 @@ def _routes() -> list[Route]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/api/info", _auth.info),
         ("GET", "/api/users/me", _auth.users_me),
+        ("PUT", "/api/users/{user_name}", _auth.put_user),
         ("POST", "/api/projects", _projects.post_project),
         ("GET", _P, _projects.get_project),
         ("PATCH", _P, _projects.patch_project),

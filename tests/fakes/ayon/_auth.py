@@ -151,5 +151,21 @@ async def users_me(ctx: Ctx) -> Response:
     )
 
 
+async def put_user(ctx: Ctx) -> Response:
+    """``PUT /api/users/{name}``: create a user (no recording exists; modelled on AYON's API:
+    201 with an empty body, 409 when the name is taken ignoring case)."""
+    name = str(ctx.request.path_params["user_name"])
+    body = await ctx.json()
+    attrib = body.get("attrib") or {}
+    data = body.get("data") or {}
+    try:
+        await ctx.pool.execute(
+            "INSERT INTO public.users (name, attrib, data) VALUES ($1, $2, $3)", name, attrib, data
+        )
+    except asyncpg.UniqueViolationError:
+        raise ApiError(409, f"User {name} already exists") from None
+    return Response(status_code=201)
+
+
 async def info(_: Ctx) -> Response:
     return json_response({"version": "1.16.0+fake", "motd": "fake AYON server for kitsync tests"})
