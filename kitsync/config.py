@@ -50,7 +50,12 @@ class Settings(BaseSettings):
     """kitsync's settings; the environment variable of each field is its alias."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        # "NAME=" in a .env means "not set", not "set to the empty string".
+        env_ignore_empty=True,
     )
 
     kitsu_url: str | None = Field(None, alias="KITSU_URL")
@@ -144,7 +149,9 @@ def load_settings(need: Iterable[Need] = (), **overrides: object) -> Settings:
                 field = str(item["loc"][0]) if item["loc"] else "settings"
                 invalid[field] = str(item["msg"]).removeprefix("Value error, ")
                 # Blank the bad field and go on, so one run reports every problem, not the first.
-                values[_field_name(field)] = Settings.model_fields[_field_name(field)].default
+                name = _field_name(field)
+                values.pop(field, None)  # given under its alias: that key would fail again
+                values[name] = Settings.model_fields[name].default
     problems = [f"{field}: {message}" for field, message in invalid.items()]
     blanked = {field.split(":")[0] for field in invalid}
     problems += [p for p in settings.problems(need) if p.split(":")[0] not in blanked]

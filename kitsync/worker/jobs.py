@@ -25,6 +25,7 @@ from kitsync.ayon import AyonError
 from kitsync.config import Settings
 from kitsync.core.routing import Key, route
 from kitsync.schemas import KitsuEvent
+from kitsync.tasks.context import SyncContext
 from kitsync.tasks.dispatch import reconcile_key
 from kitsync.tasks.poll import PollOutcome, poll_once
 from kitsync.tasks.record import record_kitsu_events, record_reconcile
@@ -55,6 +56,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
             app.send_task("kitsync.reconcile", args=(key,), countdown=countdown)
 
     @app.task(
+        shared=False,
         name="kitsync.ingest",
         autoretry_for=(Exception,),
         dont_autoretry_for=(ValueError,),
@@ -89,7 +91,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         )
         return summary
 
-    @app.task(name="kitsync.reconcile", bind=True)
+    @app.task(name="kitsync.reconcile", bind=True, shared=False)
     def reconcile(task: Task, key: str) -> dict[str, Any]:
         owner = owner_name(task.request.hostname)
         queue = runtime.queue()
@@ -152,11 +154,12 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         except AyonError as failure:
             log.warning("could not record %s in AYON's events: %s", key, failure)
 
-    @app.task(name="kitsync.poll", bind=True)
+    @app.task(name="kitsync.poll", bind=True, shared=False)
     def poll(task: Task) -> dict[str, Any]:
-        return runtime.run(_poll(owner_name(task.request.hostname)))
+        context = runtime.context()  # made (on the loop) before the loop runs _poll
+        return runtime.run(_poll(owner_name(task.request.hostname), context))
 
-    async def _poll(owner: str) -> dict[str, Any]:
+    async def _poll(owner: str, context: SyncContext) -> dict[str, Any]:
         sink = CelerySink(app, runtime.queue())
 
         async def submit(events: Sequence[KitsuEvent]) -> int:
@@ -164,7 +167,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
 
         async def poll() -> PollOutcome:
             return await poll_once(
-                runtime.context().kitsu,
+                context.kitsu,
                 runtime.cursor(),
                 submit,
                 now=datetime.now(UTC).replace(tzinfo=None),
@@ -186,7 +189,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         log.info("poll: %s", outcome.describe())
         return {"read": outcome.read, "new": outcome.new, "cursor": outcome.cursor.isoformat()}
 
-    @app.task(name="kitsync.recover")
+    @app.task(name="kitsync.recover", shared=False)
     def recover() -> dict[str, Any]:
         keys = runtime.run(runtime.queue().recover(LOST_AFTER_SECONDS))
         schedule(keys)

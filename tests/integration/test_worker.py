@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis.asyncio
 
 from kitsync.config import load_settings
 from kitsync.receiver import SIGNATURE_HEADER, create_app, sign_body
@@ -122,6 +123,15 @@ async def test_events_through_receiver_and_workers_converge_ayon(
         # The receiver runs on its own thread and loop: it gets its own Redis client.
         receiver_queue = RedisKeyQueue(redis_url, prefix=queue.prefix)
         receiver = create_app(CelerySink(celery, receiver_queue), secret=SECRET)
+        # The poller as a worker's very first task (its clients are made on demand).
+        celery.send_task("kitsync.poll")
+        polled = redis.asyncio.Redis.from_url(redis_url)
+
+        async def poll_ran() -> bool:
+            return bool(await polled.exists(f"{redis_prefix}poll:last"))
+
+        await _until(poll_ran, tmp_path)
+        await polled.aclose()
         with serve(receiver) as url:
             build = [e for e in fake.events() if e.get("project_id") == FILM]
             answer = await _post(url, build)

@@ -82,3 +82,15 @@ def test_redact_url() -> None:
 def test_settings_fields_all_have_env_aliases() -> None:
     aliases = {info.alias for info in Settings.model_fields.values()}
     assert aliases == set(ALL_VARS)
+
+
+def test_bad_override_under_its_alias_is_reported_not_looped() -> None:
+    with pytest.raises(ConfigError, match="AYON_URL: must be an http"):
+        load_settings(AYON_URL="bad")
+
+
+def test_empty_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KITSU_URL", "")
+    monkeypatch.setenv("KITSU_EMAIL", "")
+    assert load_settings().kitsu_url is None
+    assert load_settings().kitsu_email is None
