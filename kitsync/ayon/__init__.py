@@ -4,7 +4,7 @@
 writes. Both share one connection pool / one HTTP client for their whole life.
 """
 
-from kitsync.ayon._reader import AyonReader, connect
+from kitsync.ayon._reader import AyonReader, ProjectSummary, connect, index_by_kitsu_id
 from kitsync.ayon._writer import AyonWriter
 from kitsync.ayon.errors import (
     AmbiguousPairing,
@@ -29,6 +29,8 @@ __all__ = [
     "AyonUnavailable",
     "AyonWriter",
     "OperationFailed",
+    "ProjectSummary",
     "UnsafeProjectName",
     "connect",
+    "index_by_kitsu_id",
 ]

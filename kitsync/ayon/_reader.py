@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
 
 from kitsync.ayon import _sql
-from kitsync.ayon._identifiers import project_schema
+from kitsync.ayon._identifiers import project_schema, safe_project_name
 from kitsync.ayon.errors import AmbiguousPairing, AyonNotFound, AyonUnavailable
 from kitsync.core.ids import ayon_id
 from kitsync.schemas.ayon import (
@@ -60,6 +61,18 @@ async def connect(
         ) from None
 
 
+@dataclass(frozen=True)
+class ProjectSummary:
+    """One AYON project as pairing sees it: ``kitsu_project_id`` is its ``data.kitsuProjectId``."""
+
+    name: str
+    code: str
+    active: bool
+    label: str | None = None
+    kitsu_project_id: str | None = None
+    attrib: Mapping[str, Any] = field(default_factory=dict)
+
+
 class AyonReader:
     """Batched reads of AYON entities. Every method validates the project name before any SQL."""
 
@@ -77,6 +90,19 @@ class AyonReader:
         """The active AYON project paired with a Kitsu project (``data.kitsuProjectId``), if any."""
         rows = await self._fetch("paired_project", _sql.PAIRED_PROJECT, kitsu_project_id)
         return _one_project_each(rows).get(kitsu_project_id)
+
+    async def projects(self) -> list[ProjectSummary]:
+        """Every AYON project, active or not, by name."""
+        return [_summary(row) for row in await self._fetch("projects", _sql.PROJECTS)]
+
+    async def project_summary(self, project: str) -> ProjectSummary:
+        """One project's summary; :class:`AyonNotFound` when there is no such project."""
+        rows = await self._fetch(
+            "project_summary", _sql.PROJECT, safe_project_name(project), project=project
+        )
+        if not rows:
+            raise AyonNotFound(f"AyonReader.project_summary ({project}): no such AYON project")
+        return _summary(rows[0])
 
     async def users_by_email(self, emails: Iterable[str]) -> dict[str, str]:
         """``{lower-cased email: AYON user name}``; an active user wins over an inactive one."""
@@ -131,6 +157,17 @@ class AyonReader:
         sql = _sql.tasks(schema, _sql.TASKS_BY_KITSU_IDS)
         rows = await self._fetch("tasks_by_kitsu_ids", sql, list(by_id), wanted, project=project)
         return _by_kitsu_id([_task(row) for row in rows], by_id, set(wanted))
+
+    async def project_folders(self, project: str) -> list[AyonFolder]:
+        """Every folder of the project, active or not, each with its path (the full
+        reconcile's read; pair with :func:`index_by_kitsu_id`)."""
+        sql = _sql.folders(project_schema(project), _sql.EVERY_FOLDER)
+        return [_folder(row) for row in await self._fetch("project_folders", sql, project=project)]
+
+    async def project_tasks(self, project: str) -> list[AyonTask]:
+        """Every task of the project, active or not."""
+        sql = _sql.tasks(project_schema(project), _sql.EVERY_TASK)
+        return [_task(row) for row in await self._fetch("project_tasks", sql, project=project)]
 
     async def folders_by_ids(self, project: str, ids: Iterable[str]) -> dict[str, AyonFolder]:
         schema = project_schema(project)
@@ -275,6 +312,17 @@ def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _json(value) if key in _JSONB else value for key, value in row.items()}
 
 
+def _summary(row: Mapping[str, Any]) -> ProjectSummary:
+    return ProjectSummary(
+        name=row["name"],
+        code=row["code"],
+        active=row["active"],
+        label=row["label"],
+        kitsu_project_id=row["kitsu_id"],
+        attrib=_json(row["attrib"]),
+    )
+
+
 def _folder(row: Mapping[str, Any]) -> AyonFolder:
     return AyonFolder.model_validate(_decoded(row))
 
@@ -285,6 +333,14 @@ def _task(row: Mapping[str, Any]) -> AyonTask:
 
 def _link(row: Mapping[str, Any]) -> AyonLink:
     return AyonLink.model_validate(_decoded(row))
+
+
+def index_by_kitsu_id(entities: Iterable[_Entity], kitsu_ids: Iterable[str]) -> dict[str, _Entity]:
+    """The entity standing for each Kitsu id among ``entities``, by the rules of
+    :meth:`AyonReader.folders_by_kitsu_ids` (kitsync's derived id or ``data.kitsuId``; an active
+    one wins, then kitsync's id). For matching entities read in bulk."""
+    wanted = set(kitsu_ids)
+    return _by_kitsu_id(entities, {ayon_id(kitsu_id): kitsu_id for kitsu_id in wanted}, wanted)
 
 
 def _by_kitsu_id(

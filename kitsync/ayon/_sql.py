@@ -10,6 +10,7 @@ from __future__ import annotations
 FOLDERS_BY_IDS = "f.id = ANY($1::uuid[])"
 FOLDERS_BY_KITSU_IDS = "f.id = ANY($1::uuid[]) OR f.data->>'kitsuId' = ANY($2::text[])"
 FOLDERS_BY_PARENTS = "f.parent_id = ANY($1::uuid[]) OR ($2::boolean AND f.parent_id IS NULL)"
+EVERY_FOLDER = "TRUE"
 
 # Deep enough for any real hierarchy; stops a corrupt parent cycle from looping forever.
 _MAX_DEPTH = 256
@@ -48,6 +49,7 @@ ORDER BY t.creation_order
 
 TASKS_BY_KITSU_IDS = "t.id = ANY($1::uuid[]) OR t.data->>'kitsuId' = ANY($2::text[])"
 TASKS_BY_FOLDERS = "t.folder_id = ANY($1::uuid[])"
+EVERY_TASK = "TRUE"
 
 
 def folders_with_products(schema: str) -> str:
@@ -132,6 +134,13 @@ FROM public.projects
 WHERE active AND data->>'kitsuProjectId' = $1
 ORDER BY name
 """
+
+_PROJECT_SUMMARY = """
+SELECT name, code, label, active, data->>'kitsuProjectId' AS kitsu_id, attrib::text AS attrib
+FROM public.projects
+"""
+PROJECTS = _PROJECT_SUMMARY + "ORDER BY name"
+PROJECT = _PROJECT_SUMMARY + "WHERE name = $1"
 
 USERS_BY_EMAIL = """
 SELECT lower(attrib->>'email') AS email, name

@@ -1,6 +1,6 @@
 """The ``kitsync`` command line: ``main`` is the console script's entry point."""
 
-from kitsync.cli import check, ops, roles
+from kitsync.cli import check, ops, roles, sync
 from kitsync.cli._main import main
 
-__all__ = ["check", "main", "ops", "roles"]
+__all__ = ["check", "main", "ops", "roles", "sync"]

@@ -160,6 +160,8 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
             "KITSYNC_WEBHOOK_SECRET is not set: receiver off, the poller brings events in", err=True
         )
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    # A full reconcile first: it repairs whatever a crash or a long stop left behind.
+    app.send_task("kitsync.reconcile_all")
     level = ctx.obj["log_level"] or settings.log_level
     app.worker_main(
         [

@@ -82,3 +82,51 @@ async def record_reconcile(
         await ctx.writer.update_event(
             event_id, status="failed", summary={"key": str(key), "error": error}
         )
+
+
+SYNC_TOPIC = "kitsync.sync"
+
+
+class SyncProgress:
+    """A full reconcile shown as one AYON event: pending, in progress (every tenth), then finished
+    or failed with the report. ``update`` is the reconcile's progress callback."""
+
+    def __init__(self, ctx: SyncContext, project: str, project_id: str) -> None:
+        self._ctx = ctx
+        self._project = project
+        self._project_id = project_id
+        self._event_id: str | None = None
+        self._shown = -1
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._event_id = await self._ctx.writer.emit_event(
+            SYNC_TOPIC,
+            project=self._project,
+            hash=None,
+            description=f"full sync of Kitsu project {self._project_id}",
+            summary={"kitsuProjectId": self._project_id},
+            finished=False,
+        )
+
+    def update(self, done: int, total: int, phase: str) -> None:
+        tenth = done * 10 // total if total else 10
+        if self._event_id is None or tenth == self._shown:
+            return
+        self._shown = tenth
+        summary = {"kitsuProjectId": self._project_id, "phase": phase, "done": done, "total": total}
+        task = asyncio.create_task(
+            self._ctx.writer.update_event(self._event_id, status="in_progress", summary=summary)
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def finish(self, description: str, summary: dict[str, object], *, failed: bool) -> None:
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        if self._event_id is not None:
+            await self._ctx.writer.update_event(
+                self._event_id,
+                status="failed" if failed else "finished",
+                summary={"kitsuProjectId": self._project_id, **summary},
+                description=description,
+            )
