@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         "kitsync:", alias="KITSYNC_REDIS_PREFIX", min_length=1, pattern=r"^[A-Za-z0-9_.:{}-]+$"
     )
     state_dir: Path = Field(Path("kitsync-state"), alias="KITSYNC_STATE_DIR")
+    full_sync_interval: float = Field(
+        6 * 3600.0, alias="KITSYNC_FULL_SYNC_INTERVAL", ge=60, le=7 * 24 * 3600
+    )
     poll_interval: float = Field(10.0, alias="KITSYNC_POLL_INTERVAL", ge=1, le=3600)
     http_timeout: float = Field(10.0, alias="KITSYNC_HTTP_TIMEOUT", gt=0, le=600)
     db_timeout: float = Field(10.0, alias="KITSYNC_DB_TIMEOUT", gt=0, le=600)

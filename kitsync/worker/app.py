@@ -76,6 +76,10 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
         beat_schedule={
             "kitsync-poll": {"task": "kitsync.poll", "schedule": settings.poll_interval},
             "kitsync-recover": {"task": "kitsync.recover", "schedule": 60.0},
+            "kitsync-full-reconcile": {
+                "task": "kitsync.reconcile_all",
+                "schedule": settings.full_sync_interval,
+            },
         },
     )
     jobs.register(app, settings, runtime or Runtime(settings))

@@ -24,11 +24,14 @@ from celery import Celery, Task
 from kitsync.ayon import AyonError
 from kitsync.config import Settings
 from kitsync.core.routing import Key, route
+from kitsync.errors import TransientError
 from kitsync.schemas import KitsuEvent
 from kitsync.tasks.context import SyncContext
 from kitsync.tasks.dispatch import reconcile_key
 from kitsync.tasks.poll import PollOutcome, poll_once
-from kitsync.tasks.record import record_kitsu_events, record_reconcile
+from kitsync.tasks.project import ProjectNotPaired, ProjectReport
+from kitsync.tasks.project import reconcile_project as run_full_reconcile
+from kitsync.tasks.record import SyncProgress, record_kitsu_events, record_reconcile
 from kitsync.tasks.result import ReconcileResult
 from kitsync.worker.cursor import PollLock
 from kitsync.worker.keyqueue import Claim, KeyQueue
@@ -42,6 +45,7 @@ LEASE_SECONDS = 120.0
 SEEN_TTL = 7 * 24 * 3600
 # A queued key with no task for this long lost its task (never sent, or dropped): send another.
 LOST_AFTER_SECONDS = 1800.0
+PROJECT_TIME_LIMIT = 3600
 
 
 def owner_name(hostname: str | None) -> str:
@@ -188,6 +192,56 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
                 await lock.release()
         log.info("poll: %s", outcome.describe())
         return {"read": outcome.read, "new": outcome.new, "cursor": outcome.cursor.isoformat()}
+
+    @app.task(
+        name="kitsync.reconcile_project",
+        shared=False,
+        autoretry_for=(TransientError,),
+        retry_backoff=True,
+        retry_backoff_max=600,
+        retry_jitter=True,
+        max_retries=MAX_ATTEMPTS,
+        soft_time_limit=PROJECT_TIME_LIMIT,
+        time_limit=PROJECT_TIME_LIMIT + 60,
+    )
+    def reconcile_project(project_id: str) -> dict[str, Any]:
+        context = runtime.context()
+        report = runtime.run(_reconcile_project(context, project_id))
+        log.info("full reconcile: %s", report.describe())
+        return {
+            "project": report.project,
+            "outcome": report.outcome,
+            "changes": dict(report.changes),
+            "failures": [failure.describe() for failure in report.failures],
+        }
+
+    async def _reconcile_project(context: SyncContext, project_id: str) -> ProjectReport:
+        project = await context.reader.paired_project(project_id)
+        if project is None:
+            raise ProjectNotPaired(f"Kitsu project {project_id} is not paired with AYON")
+        shown = SyncProgress(context, project, project_id)
+        await shown.start()
+        try:
+            report = await run_full_reconcile(context, project_id, progress=shown.update)
+        except Exception as error:
+            await shown.finish(
+                f"failed: {type(error).__name__}", {"error": str(error)}, failed=True
+            )
+            raise
+        await shown.finish(
+            report.describe(),
+            {"changes": dict(report.changes), "failures": [f.describe() for f in report.failures]},
+            failed=bool(report.failures),
+        )
+        return report
+
+    @app.task(name="kitsync.reconcile_all", shared=False)
+    def reconcile_all() -> dict[str, Any]:
+        """Queue a full reconcile of every paired project (beat, and `kitsync run` at start)."""
+        paired = runtime.run(runtime.context().reader.paired_projects())
+        for project_id in sorted(paired):
+            app.send_task("kitsync.reconcile_project", args=(project_id,))
+        return {"queued": sorted(paired.values())}
 
     @app.task(name="kitsync.recover", shared=False)
     def recover() -> dict[str, Any]:
