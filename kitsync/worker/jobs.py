@@ -46,6 +46,8 @@ SEEN_TTL = 7 * 24 * 3600
 # A queued key with no task for this long lost its task (never sent, or dropped): send another.
 LOST_AFTER_SECONDS = 1800.0
 PROJECT_TIME_LIMIT = 3600
+DELETE_RECHECK = "delete-recheck"
+DELETE_RECHECK_AFTER = 5.0
 
 
 def owner_name(hostname: str | None) -> str:
@@ -75,6 +77,14 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         queue = runtime.queue()
         scheduled = runtime.run(queue.add([str(key) for key in routed.keys]))
         schedule(scheduled)
+        if source != DELETE_RECHECK:
+            # Zou emits asset:delete before it deletes the row, so the first reconcile can still
+            # find the asset: look at every delete once more a little later.
+            deletes = [event for event in events if str(event.get("name", "")).endswith(":delete")]
+            if deletes:
+                app.send_task(
+                    "kitsync.ingest", args=(deletes, DELETE_RECHECK), countdown=DELETE_RECHECK_AFTER
+                )
         recorded = runtime.run(record_kitsu_events(runtime.context(), parsed))
         # Only now: a failure above retries this task with the events still unseen.
         runtime.run(queue.first_seen([event.id for event in parsed], SEEN_TTL))
