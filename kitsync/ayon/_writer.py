@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 from kitsync.ayon._http import error_for, parse, transport_error
 from kitsync.ayon._identifiers import safe_project_name
 from kitsync.ayon.errors import AyonConflict, AyonError, AyonNotFound, OperationFailed
+from kitsync.metrics import count_request
 from kitsync.schemas.ayon import (
     AnatomyItem,
     AyonEvent,
@@ -276,7 +277,9 @@ class AyonWriter:
         try:
             response = await self._client.request(method, path, json=body)
         except httpx.TransportError as error:
+            count_request("ayon", None)
             raise transport_error(method, path, error) from None
+        count_request("ayon", response.status_code)
         if not response.is_success:
             raise error_for(method, path, response, self._secret)
         return response

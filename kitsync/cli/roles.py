@@ -28,18 +28,37 @@ WORKER_NEEDS: tuple[Need, ...] = ("kitsu", "ayon", "ayon_db", "redis")
     help="Queues to take tasks from: kitsync.events (event reconciles), "
     "kitsync.reconcile (full project reconciles).",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve Prometheus metrics of all this worker's processes on this port.",
+)
 @click.pass_context
-def worker(ctx: click.Context, concurrency: int, queues: str) -> None:
+def worker(ctx: click.Context, concurrency: int, queues: str, metrics_port: int | None) -> None:
     """Run a Celery worker: reconciles keys taken from Redis.
 
     Start as many as you like, on as many machines as you like, against the same Redis.
 
     \b
     Example:
-      $ kitsync worker -c 4
+      $ kitsync worker -c 4 --metrics-port 9100
       $ kitsync worker -Q kitsync.reconcile -c 1   # a node for full reconciles only
     """
     settings_or_exit(ctx, WORKER_NEEDS)
+    if metrics_port is not None:
+        import os
+        import sys
+        import tempfile
+
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # Metrics must be born knowing where the worker processes share their values, and
+            # this process made them already (on import): start again with the folder set.
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kitsync-metrics-")
+            os.execv(sys.executable, [sys.executable, "-m", "kitsync", *sys.argv[1:]])  # noqa: S606
+        from kitsync.metrics import serve_worker_metrics
+
+        serve_worker_metrics(metrics_port)
     from kitsync.worker.celery_app import app
 
     level = ctx.obj["log_level"] or "INFO"

@@ -17,6 +17,7 @@ from kitsync.kitsu.errors import (
     KitsuNotFound,
     KitsuUnavailable,
 )
+from kitsync.metrics import count_request
 
 Params = dict[str, str | int]
 _TOKEN_REJECTED = (401, 422)  # 422: Zou's answer to a malformed or forged JWT
@@ -117,17 +118,21 @@ class KitsuSession:
     ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
-            return await self._http.request(
+            response = await self._http.request(
                 method, path.lstrip("/"), params=params, json=json, headers=headers
             )
         except httpx.TimeoutException:
+            count_request("kitsu", None)
             raise KitsuUnavailable(
                 f"{_where(method, path, params)}: no answer within {self._timeout:g}s"
             ) from None
         except httpx.TransportError as exc:
+            count_request("kitsu", None)
             raise KitsuUnavailable(
                 f"{_where(method, path, params)}: {type(exc).__name__}: {self._redact(str(exc))}"
             ) from None
+        count_request("kitsu", response.status_code)
+        return response
 
     def _decode(
         self, method: str, path: str, params: Params | None, response: httpx.Response

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from kitsync.errors import ConfigError
+from kitsync.metrics import metrics_app
 from kitsync.receiver._envelope import EnvelopeError, EventBatch, parse_events
 from kitsync.receiver._signature import SIGNATURE_HEADER, signature_matches
 from kitsync.tasks.ingest import EventSink, SinkUnavailable
@@ -63,6 +64,7 @@ def create_app(sink: EventSink, *, secret: str, max_body: int = 1 << 20) -> Fast
         title="kitsync receiver",
         summary="Takes signed Kitsu events from the kitsync Zou plugin and enqueues them.",
     )
+    app.mount("/metrics", metrics_app())
 
     @app.post(
         "/kitsu/events",

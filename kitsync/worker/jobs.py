@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Any
@@ -23,8 +23,9 @@ from celery import Celery, Task
 
 from kitsync.ayon import AyonError
 from kitsync.config import Settings
-from kitsync.core.routing import Key, route
+from kitsync.core.routing import Key, keys_for_event, route
 from kitsync.errors import TransientError
+from kitsync.metrics import KEYS, LATENCY, POLLER_LAG, RECONCILES
 from kitsync.schemas import KitsuEvent
 from kitsync.tasks.context import SyncContext
 from kitsync.tasks.dispatch import reconcile_key
@@ -50,6 +51,21 @@ DELETE_RECHECK = "delete-recheck"
 DELETE_RECHECK_AFTER = 5.0
 
 
+def _utc_now() -> datetime:
+    """Naive UTC, as Kitsu stamps its events."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _earliest_events(events: Iterable[KitsuEvent]) -> dict[str, datetime]:
+    """For each key, when the oldest event that dirtied it happened (for the latency metric)."""
+    earliest: dict[str, datetime] = {}
+    for event in events:
+        for key in map(str, keys_for_event(event)):
+            if key not in earliest or event.created_at < earliest[key]:
+                earliest[key] = event.created_at
+    return earliest
+
+
 def owner_name(hostname: str | None) -> str:
     return f"{hostname or socket.gethostname()}:{os.getpid()}"
 
@@ -57,9 +73,16 @@ def owner_name(hostname: str | None) -> str:
 def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
     prefix = settings.redis_prefix
 
-    def schedule(keys: Iterable[str], countdown: float | None = None) -> None:
+    def schedule(
+        keys: Iterable[str],
+        countdown: float | None = None,
+        since: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """One reconcile task per key; ``since``: when the Kitsu event behind it happened."""
         for key in keys:
-            app.send_task("kitsync.reconcile", args=(key,), countdown=countdown)
+            when = (since or {}).get(key)
+            kwargs = {"since": when.isoformat()} if when else {}
+            app.send_task("kitsync.reconcile", args=(key,), kwargs=kwargs, countdown=countdown)
 
     @app.task(
         shared=False,
@@ -76,7 +99,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         routed = route(parsed)
         queue = runtime.queue()
         scheduled = runtime.run(queue.add([str(key) for key in routed.keys]))
-        schedule(scheduled)
+        schedule(scheduled, since=_earliest_events(parsed))
         if source != DELETE_RECHECK:
             # Zou emits asset:delete before it deletes the row, so the first reconcile can still
             # find the asset: look at every delete once more a little later.
@@ -106,7 +129,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         return summary
 
     @app.task(name="kitsync.reconcile", bind=True, shared=False)
-    def reconcile(task: Task, key: str) -> dict[str, Any]:
+    def reconcile(task: Task, key: str, since: str | None = None) -> dict[str, Any]:
         owner = owner_name(task.request.hostname)
         queue = runtime.queue()
         claim = runtime.run(queue.claim(key, owner, LEASE_SECONDS))
@@ -119,12 +142,18 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         if claim is Claim.BUSY:
             schedule([key], countdown=LEASE_SECONDS / 4)
             return {"key": key, "outcome": "busy elsewhere, retrying later"}
+        kind = key.split("/")[1] if key.count("/") == 2 else "unknown"
         try:
             result = runtime.run(reconcile_key(runtime.context(), Key.parse(key)))
         except Exception as error:
-            return _failed(queue, key, owner, error)
+            failed = _failed(queue, key, owner, error)
+            RECONCILES.labels(kind, failed["outcome"]).inc()
+            return failed
         if runtime.run(queue.done(key, owner)):
             schedule([key])
+        RECONCILES.labels(kind, result.outcome).inc()
+        if since is not None and result.outcome == "changed":
+            LATENCY.observe((_utc_now() - datetime.fromisoformat(since)).total_seconds())
         log.info("reconciled %s", result.describe())
         _record(Key.parse(key), result, None)
         return {
@@ -184,7 +213,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
                 context.kitsu,
                 runtime.cursor(),
                 submit,
-                now=datetime.now(UTC).replace(tzinfo=None),
+                now=_utc_now(),
             )
 
         if runtime.single_process:
@@ -200,6 +229,15 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
                 await redis.set(f"{prefix}poll:last", datetime.now(UTC).isoformat())
             finally:
                 await lock.release()
+        POLLER_LAG.set(max(0.0, (_utc_now() - outcome.cursor).total_seconds()))
+        stats = await runtime.queue().stats()
+        for state, count in (
+            ("queued", stats.queued),
+            ("processing", len(stats.processing)),
+            ("dirty", stats.dirty),
+            ("dead", stats.dead),
+        ):
+            KEYS.labels(state).set(count)
         log.info("poll: %s", outcome.describe())
         return {"read": outcome.read, "new": outcome.new, "cursor": outcome.cursor.isoformat()}
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from celery import Celery
 
+from kitsync.metrics import DUPLICATES, EVENTS
 from kitsync.schemas import KitsuEvent
 from kitsync.tasks.ingest import SinkUnavailable, SubmitResult
 from kitsync.worker.keyqueue import KeyQueue
@@ -37,6 +38,8 @@ class CelerySink:
             if is_transient(error):
                 raise SinkUnavailable(f"cannot queue events: {type(error).__name__}") from None
             raise
+        EVENTS.labels(source).inc(len(new))
+        DUPLICATES.labels(source).inc(len(events) - len(new))
         return SubmitResult(accepted=len(new), duplicates=len(events) - len(new))
 
     async def healthy(self) -> bool:

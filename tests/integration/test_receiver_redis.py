@@ -53,6 +53,11 @@ async def test_events_are_queued_once_per_id(redis_url: str, redis_prefix: str) 
     await queue.first_seen([EVENT["id"]], 60)
     again = await _post(app, body)
     assert again.status_code == 202 and again.json()["duplicates"] == 1
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        scraped = (await client.get("/metrics/")).text
+    assert 'kitsync_events_received_total{source="webhook"}' in scraped
+    assert 'kitsync_events_duplicate_total{source="webhook"}' in scraped
     import redis as sync_redis
 
     client = sync_redis.Redis.from_url(redis_url)

@@ -29,7 +29,7 @@ from kitsync.worker.sink import CelerySink
 from tests.expected import FILM_TREE
 from tests.fakes.ayon import SERVICE_KEY
 from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
-from tests.fakes.serve import serve
+from tests.fakes.serve import free_port, serve
 from tests.integration.sync_bed import SyncBed, sync_bed
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,13 @@ SECRET = "test-webhook-secret"
 
 @asynccontextmanager
 async def running_workers(
-    bed: SyncBed, pg_dsn: str, redis_url: str, prefix: str, logs: Path, count: int = 2
+    bed: SyncBed,
+    pg_dsn: str,
+    redis_url: str,
+    prefix: str,
+    logs: Path,
+    metrics_port: int,
+    count: int = 2,
 ) -> AsyncIterator[tuple[Any, RedisKeyQueue]]:
     """Start ``count`` worker processes; yield (Celery app, key queue) of the same settings."""
     env = os.environ | {
@@ -63,6 +69,8 @@ async def running_workers(
             "worker",
             "-c",
             "2",
+            # The first worker also serves its processes' metrics.
+            *(["--metrics-port", str(metrics_port)] if index == 0 else []),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=(logs / f"worker-{index}.log").open("wb"),
@@ -115,10 +123,14 @@ async def _post(url: str, events: list[dict[str, Any]]) -> httpx.Response:
 async def test_events_through_receiver_and_workers_converge_ayon(
     pg_dsn: str, redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
+    metrics_port = free_port()
     fake = FakeKitsu.from_fixtures("film", "after_build")
     async with (
         sync_bed(pg_dsn, fake, FILM) as bed,
-        running_workers(bed, pg_dsn, redis_url, redis_prefix, tmp_path) as (celery, queue),
+        running_workers(bed, pg_dsn, redis_url, redis_prefix, tmp_path, metrics_port) as (
+            celery,
+            queue,
+        ),
     ):
         # The receiver runs on its own thread and loop: it gets its own Redis client.
         receiver_queue = RedisKeyQueue(redis_url, prefix=queue.prefix)
@@ -211,3 +223,10 @@ async def test_events_through_receiver_and_workers_converge_ayon(
                 return status == "finished"
 
             await _until(synced, tmp_path)
+
+            # The first worker's processes, summed on its metrics port.
+            async with httpx.AsyncClient() as client:
+                scraped = (await client.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+            assert 'kitsync_reconciles_total{kind="shot",outcome="changed"}' in scraped
+            assert 'kitsync_requests_total{outcome="ok",service="ayon"}' in scraped
+            assert "kitsync_event_to_commit_seconds_count" in scraped
