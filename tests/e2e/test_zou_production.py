@@ -232,7 +232,7 @@ def _moved(state: State, old: str, new: str) -> State:
 async def test_mutations_reach_ayon(
     zou: Zou, scene: Scene, pg_dsn: str, redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
-    """Rename, move, frame range, casting change, cancel, status change: each through the
+    """Rename, move, frame range, casting add/remove/count, cancel, status: each through the
     plugin -> receiver -> workers path, AYON follows. (Deletes: the next test.)"""
     kitsu, p = scene.kitsu, f"/data/projects/{scene.project_id}"
     async with kitsync_farm(
@@ -260,6 +260,12 @@ async def test_mutations_reach_ayon(
                 {"asset_id": assets["Hero"], "nb_occurences": 1, "label": "animate"},
             ],
         )
+        # Casting removal: SH0010 keeps Hero, loses Sword (its two occurrences).
+        await kitsu.call(
+            "PUT",
+            f"{p}/entities/{shots['SQ010/SH0010']}/casting",
+            [{"asset_id": assets["Hero"], "nb_occurences": 1, "label": "animate"}],
+        )
         # Cancel a shot with tasks (delete without force).
         await kitsu.call("DELETE", f"/data/shots/{shots['SQ020/SH0040']}")
         # A status change through a comment.
@@ -274,6 +280,7 @@ async def test_mutations_reach_ayon(
             expected_build(), "assets/character/villain", "assets/character/villainess"
         )
         expected = _moved(expected, "sequences/sq010/sh0020", "sequences/sq020/sh0020")
+        del expected["link assets/prop/sword -> sequences/sq010/sh0010"]
         expected |= {
             "folder assets/character/villainess": ("Asset", "Villainess", True),
             "frames sequences/sq010/sh0010": (1001, 1060, 24),
