@@ -7,10 +7,12 @@ the session; only keys under that prefix are ever deleted.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,13 +50,11 @@ def _require(url: str, default_port: int, what: str) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def pg_dsn() -> Iterator[str]:
-    """DSN of a fresh database owned by this test session (dropped afterwards)."""
+@contextmanager
+def own_database(prefix: str) -> Iterator[str]:
+    """Create a database named ``<prefix><random hex>``, yield its name, drop it afterwards."""
     _require(PG_ADMIN_DSN, 5432, "PostgreSQL")
-    import asyncio
-
-    name = f"kitsync_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}{uuid.uuid4().hex[:12]}"
 
     async def admin(sql: str) -> None:
         conn = await asyncpg.connect(PG_ADMIN_DSN)
@@ -64,9 +64,17 @@ def pg_dsn() -> Iterator[str]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    parts = urlsplit(PG_ADMIN_DSN)
-    yield parts._replace(path=f"/{name}").geturl()
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_dsn() -> Iterator[str]:
+    """DSN of a fresh database owned by this test session (dropped afterwards)."""
+    with own_database("kitsync_test_") as name:
+        yield urlsplit(PG_ADMIN_DSN)._replace(path=f"/{name}").geturl()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ Runs only when asked: ``-m e2e`` or ``KITSYNC_E2E=1`` (``scripts/test -m e2e tes
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import shutil
@@ -22,16 +21,14 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import PG_ADMIN_DSN, _require
+from tests.conftest import PG_ADMIN_DSN, own_database
 from tests.e2e._bed import TIMINGS, Zou
 from tests.fakes.serve import free_port
 
@@ -182,21 +179,8 @@ def _wait_port(port: int, seconds: float, what: str, log: Path) -> None:
 @pytest.fixture(scope="session")
 def zou_database() -> Iterator[str]:
     """Name of a fresh Postgres database for Zou (dropped afterwards)."""
-    _require(PG_ADMIN_DSN, 5432, "PostgreSQL")
-    name = f"kitsync_e2e_zou_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
+    with own_database("kitsync_e2e_zou_") as name:
         yield name
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
