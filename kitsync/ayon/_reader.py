@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -136,27 +136,30 @@ class AyonReader:
         """The folder of each Kitsu id: the one with kitsync's id (``ayon_id``) or the one whose
         ``data.kitsuId`` names it (ayon-kitsu's random ids). Inactive folders are included; when
         both exist, an active one wins, then kitsync's id."""
-        schema = project_schema(project)
-        wanted = sorted(set(kitsu_ids))
-        if not wanted:
-            return {}
-        by_id = {ayon_id(kitsu_id): kitsu_id for kitsu_id in wanted}
-        sql = _sql.folders(schema, _sql.FOLDERS_BY_KITSU_IDS)
-        rows = await self._fetch("folders_by_kitsu_ids", sql, list(by_id), wanted, project=project)
-        return _by_kitsu_id([_folder(row) for row in rows], by_id, set(wanted))
+        sql = _sql.folders(project_schema(project), _sql.FOLDERS_BY_KITSU_IDS)
+        return await self._by_kitsu_ids("folders_by_kitsu_ids", sql, _folder, project, kitsu_ids)
 
     async def tasks_by_kitsu_ids(
         self, project: str, kitsu_ids: Iterable[str]
     ) -> dict[str, AyonTask]:
         """As :meth:`folders_by_kitsu_ids`, for tasks."""
-        schema = project_schema(project)
+        sql = _sql.tasks(project_schema(project), _sql.TASKS_BY_KITSU_IDS)
+        return await self._by_kitsu_ids("tasks_by_kitsu_ids", sql, _task, project, kitsu_ids)
+
+    async def _by_kitsu_ids(
+        self,
+        method: str,
+        sql: str,
+        parse: Callable[[Mapping[str, Any]], _Entity],
+        project: str,
+        kitsu_ids: Iterable[str],
+    ) -> dict[str, _Entity]:
         wanted = sorted(set(kitsu_ids))
         if not wanted:
             return {}
         by_id = {ayon_id(kitsu_id): kitsu_id for kitsu_id in wanted}
-        sql = _sql.tasks(schema, _sql.TASKS_BY_KITSU_IDS)
-        rows = await self._fetch("tasks_by_kitsu_ids", sql, list(by_id), wanted, project=project)
-        return _by_kitsu_id([_task(row) for row in rows], by_id, set(wanted))
+        rows = await self._fetch(method, sql, list(by_id), wanted, project=project)
+        return _by_kitsu_id([parse(row) for row in rows], by_id, set(wanted))
 
     async def project_folders(self, project: str) -> list[AyonFolder]:
         """Every folder of the project, active or not, each with its path (the full

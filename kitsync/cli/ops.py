@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import click
 import redis.asyncio as aioredis
@@ -16,10 +18,25 @@ from kitsync.worker.app import EVENTS_QUEUE, RECONCILE_QUEUE, key_queue_prefix
 from kitsync.worker.cursor import RedisCursor
 from kitsync.worker.keyqueue import KeyQueue, KeyQueueError, RedisKeyQueue
 
+T = TypeVar("T")
+
 
 def _queue(settings: Settings) -> tuple[aioredis.Redis, KeyQueue]:
     redis = aioredis.Redis.from_url(reveal(settings.redis_url) or "")
     return redis, RedisKeyQueue(redis, prefix=key_queue_prefix(settings))
+
+
+def _on_queue(settings: Settings, work: Callable[[KeyQueue], Awaitable[T]]) -> T:
+    """Run one key-queue call with a client of its own, closed afterwards."""
+
+    async def run() -> T:
+        redis, queue = _queue(settings)
+        try:
+            return await work(queue)
+        finally:
+            await redis.aclose()
+
+    return asyncio.run(run())
 
 
 @main.command()
@@ -109,20 +126,11 @@ def dlq_list(ctx: click.Context) -> None:
       $ kitsync dlq list
     """
     settings = settings_or_exit(ctx, ("redis",))
-
-    async def letters() -> list[str]:
-        redis, queue = _queue(settings)
-        try:
-            found = await queue.dead_letters()
-        finally:
-            await redis.aclose()
-        return [
-            f"{datetime.fromtimestamp(d.failed_at, UTC).isoformat(timespec='seconds')}  "
-            f"{d.key}  ({d.attempts} attempts)  {d.error}"
-            for d in found
-        ]
-
-    lines = asyncio.run(letters())
+    lines = [
+        f"{datetime.fromtimestamp(d.failed_at, UTC).isoformat(timespec='seconds')}  "
+        f"{d.key}  ({d.attempts} attempts)  {d.error}"
+        for d in _on_queue(settings, lambda queue: queue.dead_letters())
+    ]
     click.echo("\n".join(lines) if lines else "no dead letters")
 
 
@@ -143,14 +151,7 @@ def dlq_replay(ctx: click.Context, keys: tuple[str, ...], everything: bool) -> N
         raise click.UsageError("name the keys to replay, or give --all")
     from kitsync.worker.celery_app import app
 
-    async def replay() -> list[str]:
-        redis, queue = _queue(settings)
-        try:
-            return await queue.replay(None if everything else keys)
-        finally:
-            await redis.aclose()
-
-    replayed = asyncio.run(replay())
+    replayed = _on_queue(settings, lambda queue: queue.replay(None if everything else keys))
     for key in replayed:
         app.send_task("kitsync.reconcile", args=(key,))
     click.echo(f"replayed {len(replayed)} keys")
@@ -171,11 +172,5 @@ def dlq_drop(ctx: click.Context, keys: tuple[str, ...], everything: bool) -> Non
     if not keys and not everything:
         raise click.UsageError("name the keys to drop, or give --all")
 
-    async def drop() -> list[str]:
-        redis, queue = _queue(settings)
-        try:
-            return await queue.drop(None if everything else keys)
-        finally:
-            await redis.aclose()
-
-    click.echo(f"dropped {len(asyncio.run(drop()))} keys")
+    dropped = _on_queue(settings, lambda queue: queue.drop(None if everything else keys))
+    click.echo(f"dropped {len(dropped)} keys")

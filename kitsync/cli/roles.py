@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import click
 
 from kitsync.cli._common import settings_or_exit
 from kitsync.cli._main import main
 from kitsync.config import Need
+from kitsync.worker.app import ALL_QUEUES
 
 WORKER_NEEDS: tuple[Need, ...] = ("kitsu", "ayon", "ayon_db", "redis")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _concurrency(text: str) -> Callable[[F], F]:
+    return click.option(
+        "-c", "--concurrency", type=click.IntRange(1, 64), default=2, show_default=True, help=text
+    )
+
+
+def _listen(text: str) -> Callable[[F], F]:
+    def options(command: F) -> F:
+        port = click.option(
+            "--port", type=click.IntRange(1, 65535), default=8080, show_default=True
+        )
+        host = click.option("--host", default="0.0.0.0", show_default=True, help=text)  # noqa: S104
+        return host(port(command))
+
+    return options
 
 
 @main.command()
-@click.option(
-    "-c",
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=2,
-    show_default=True,
-    help="Worker processes; each reconciles one key at a time.",
-)
+@_concurrency("Worker processes; each reconciles one key at a time.")
 @click.option(
     "-Q",
     "--queues",
-    default="kitsync.events,kitsync.reconcile",
+    default=ALL_QUEUES,
     show_default=True,
     help="Queues to take tasks from: kitsync.events (event reconciles), "
     "kitsync.reconcile (full project reconciles).",
@@ -95,8 +110,7 @@ def beat(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")  # noqa: S104
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
+@_listen("Address to listen on.")
 @click.pass_context
 def receiver(ctx: click.Context, host: str, port: int) -> None:
     """Run the webhook receiver: takes events from the Zou plugin and queues them in Redis.
@@ -112,27 +126,19 @@ def receiver(ctx: click.Context, host: str, port: int) -> None:
 
     from kitsync.config import reveal
     from kitsync.receiver import create_app
-    from kitsync.worker.app import key_queue_prefix
+    from kitsync.worker.app import redis_key_queue
     from kitsync.worker.celery_app import app
-    from kitsync.worker.keyqueue import RedisKeyQueue
     from kitsync.worker.sink import CelerySink
 
-    queue = RedisKeyQueue(reveal(settings.redis_url) or "", prefix=key_queue_prefix(settings))
-    web = create_app(CelerySink(app, queue), secret=reveal(settings.webhook_secret) or "")
+    web = create_app(
+        CelerySink(app, redis_key_queue(settings)), secret=reveal(settings.webhook_secret) or ""
+    )
     uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
 
 
 @main.command()
-@click.option("--host", default="0.0.0.0", show_default=True, help="Receiver address.")  # noqa: S104
-@click.option("--port", type=click.IntRange(1, 65535), default=8080, show_default=True)
-@click.option(
-    "-c",
-    "--concurrency",
-    type=click.IntRange(1, 64),
-    default=2,
-    show_default=True,
-    help="Worker processes (with Redis only; without Redis, one).",
-)
+@_listen("Receiver address.")
+@_concurrency("Worker processes (with Redis only; without Redis, one).")
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
     """Everything in one process: receiver, poller, worker and beat, for a studio with one machine.
@@ -153,8 +159,8 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
 
     from kitsync.config import reveal
     from kitsync.receiver import create_app
-    from kitsync.worker.app import create_celery, key_queue_prefix
-    from kitsync.worker.keyqueue import KeyQueue, RedisKeyQueue
+    from kitsync.worker.app import create_celery, redis_key_queue
+    from kitsync.worker.keyqueue import KeyQueue
     from kitsync.worker.runtime import Runtime
     from kitsync.worker.sink import CelerySink
 
@@ -164,11 +170,7 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
     if secret:
         # The receiver runs on its own thread and loop: a Redis queue needs its own client there;
         # the in-process queue is shared, that is the point of it.
-        queue: KeyQueue = (
-            runtime.queue()
-            if runtime.single_process
-            else RedisKeyQueue(reveal(settings.redis_url) or "", prefix=key_queue_prefix(settings))
-        )
+        queue: KeyQueue = runtime.queue() if runtime.single_process else redis_key_queue(settings)
         web = create_app(CelerySink(app, queue), secret=secret)
         server = uvicorn.Server(
             uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False)
@@ -195,7 +197,7 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
             "--concurrency",
             "1" if runtime.single_process else str(concurrency),
             "--queues",
-            "kitsync.events,kitsync.reconcile",
+            ALL_QUEUES,
             "--without-gossip",
             "--without-mingle",
         ]

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from celery import Celery
 
 from kitsync.config import Settings, reveal
+from kitsync.worker.keyqueue import RedisKeyQueue
 from kitsync.worker.retries import MAX_DELAY
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 EVENTS_QUEUE = "kitsync.events"
 RECONCILE_QUEUE = "kitsync.reconcile"
+ALL_QUEUES = f"{EVENTS_QUEUE},{RECONCILE_QUEUE}"
 VISIBILITY_TIMEOUT = 3600
 assert VISIBILITY_TIMEOUT > 2 * MAX_DELAY
 
@@ -27,6 +29,12 @@ assert VISIBILITY_TIMEOUT > 2 * MAX_DELAY
 def key_queue_prefix(settings: Settings) -> str:
     """Where the key queue keeps its Redis keys (beside Celery's, under the same prefix)."""
     return f"{settings.redis_prefix}keyqueue:"
+
+
+def redis_key_queue(settings: Settings) -> RedisKeyQueue:
+    """A key queue on Redis with a client of its own (for a process outside the worker runtime,
+    or a thread with its own event loop, such as the receiver's)."""
+    return RedisKeyQueue(reveal(settings.redis_url) or "", prefix=key_queue_prefix(settings))
 
 
 def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:

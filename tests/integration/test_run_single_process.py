@@ -6,24 +6,21 @@ and started again, it carries on from its files."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from kitsync.receiver import SIGNATURE_HEADER, sign_body
 from tests.expected import FILM_TREE
 from tests.fakes.ayon import SERVICE_KEY
 from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
 from tests.fakes.serve import free_port
+from tests.integration.processes import post_events, until
 from tests.integration.sync_bed import SyncBed, sync_bed
 
 pytestmark = pytest.mark.integration
@@ -52,7 +49,7 @@ async def kitsync_run(bed: SyncBed, pg_dsn: str, state: Path, port: int) -> Asyn
         env=env, stdout=log, stderr=log, start_new_session=True, cwd=state.parent,
     )  # fmt: skip
     try:
-        await _until(lambda: _healthy(port), state.parent, 30)
+        await until(lambda: _healthy(port), state.parent, 30)
         yield process.pid
     finally:
         if process.returncode is None:
@@ -72,26 +69,6 @@ async def _healthy(port: int) -> bool:
         return False
 
 
-async def _until(check: Callable[[], Awaitable[bool]], logs: Path, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            tails = [f"--- {log.name}\n{log.read_text()[-4000:]}" for log in logs.glob("*.log")]
-            raise AssertionError("timed out\n" + "\n".join(tails))
-        await asyncio.sleep(0.3)
-
-
-async def _post(port: int, events: list[dict[str, Any]]) -> int:
-    body = json.dumps({"events": events}).encode()
-    async with httpx.AsyncClient() as client:
-        answer = await client.post(
-            f"http://127.0.0.1:{port}/kitsu/events",
-            content=body,
-            headers={SIGNATURE_HEADER: sign_body(SECRET, body), "content-type": "application/json"},
-        )
-    return answer.status_code
-
-
 async def test_run_without_redis_end_to_end_and_after_a_kill(pg_dsn: str, tmp_path: Path) -> None:
     fake = FakeKitsu.from_fixtures("film", "after_build")
     state = tmp_path / "state"
@@ -99,12 +76,12 @@ async def test_run_without_redis_end_to_end_and_after_a_kill(pg_dsn: str, tmp_pa
         port = free_port()
         async with kitsync_run(bed, pg_dsn, state, port) as pid:
             build = [e for e in fake.events() if e.get("project_id") == FILM]
-            assert await _post(port, build) == 202
+            assert (await post_events(f"http://127.0.0.1:{port}", SECRET, build)).status_code == 202
 
             async def converged() -> bool:
                 return await bed.tree() == FILM_TREE and len(await bed.tasks()) == 48
 
-            await _until(converged, tmp_path)
+            await until(converged, tmp_path)
             os.killpg(pid, signal.SIGKILL)  # no clean shutdown at all
 
         mark = len(fake.events())
@@ -115,5 +92,5 @@ async def test_run_without_redis_end_to_end_and_after_a_kill(pg_dsn: str, tmp_pa
             async def renamed() -> bool:
                 return "sequences/sq010/sh0011" in await bed.tree()
 
-            await _until(renamed, tmp_path)
+            await until(renamed, tmp_path)
         assert len(fake.events()) > mark

@@ -5,14 +5,12 @@ tree; the same events again, shuffled, change nothing."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import pytest
 import redis.asyncio
 
 from kitsync.config import load_settings
-from kitsync.receiver import SIGNATURE_HEADER, create_app, sign_body
+from kitsync.receiver import create_app
 from kitsync.worker.app import create_celery, key_queue_prefix
 from kitsync.worker.keyqueue import RedisKeyQueue
 from kitsync.worker.sink import CelerySink
@@ -30,6 +28,7 @@ from tests.expected import FILM_TREE
 from tests.fakes.ayon import SERVICE_KEY
 from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
 from tests.fakes.serve import free_port, serve
+from tests.integration.processes import post_events, until
 from tests.integration.sync_bed import SyncBed, sync_bed
 
 pytestmark = pytest.mark.integration
@@ -96,28 +95,9 @@ async def running_workers(
         await queue.close()
 
 
-async def _until(check: Callable[[], Awaitable[bool]], logs: Path, seconds: float = 90.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not await check():
-        if time.monotonic() > deadline:
-            tails = [f"--- {log.name}\n{log.read_text()[-3000:]}" for log in logs.glob("*.log")]
-            raise AssertionError("timed out waiting for the workers\n" + "\n".join(tails))
-        await asyncio.sleep(0.3)
-
-
 async def _idle(queue: RedisKeyQueue) -> bool:
     stats = await queue.stats()
     return stats.queued == 0 and not stats.processing
-
-
-async def _post(url: str, events: list[dict[str, Any]]) -> httpx.Response:
-    body = json.dumps({"events": events}).encode()
-    async with httpx.AsyncClient() as client:
-        return await client.post(
-            f"{url}/kitsu/events",
-            content=body,
-            headers={SIGNATURE_HEADER: sign_body(SECRET, body), "content-type": "application/json"},
-        )
 
 
 async def test_events_through_receiver_and_workers_converge_ayon(
@@ -142,11 +122,11 @@ async def test_events_through_receiver_and_workers_converge_ayon(
         async def poll_ran() -> bool:
             return bool(await polled.exists(f"{redis_prefix}poll:last"))
 
-        await _until(poll_ran, tmp_path)
+        await until(poll_ran, tmp_path)
         await polled.aclose()
         with serve(receiver) as url:
             build = [e for e in fake.events() if e.get("project_id") == FILM]
-            answer = await _post(url, build)
+            answer = await post_events(url, SECRET, build)
             assert answer.status_code == 202, answer.text
             assert answer.json()["accepted"] == len(build)
 
@@ -158,8 +138,8 @@ async def test_events_through_receiver_and_workers_converge_ayon(
                 )
                 return tree == FILM_TREE and len(tasks) == 48
 
-            await _until(converged, tmp_path)
-            await _until(lambda: _idle(queue), tmp_path)
+            await until(converged, tmp_path)
+            await until(lambda: _idle(queue), tmp_path)
             assert (await queue.stats()).dead == 0
             # Hashes are unique across AYON: another test may have recorded the same Kitsu
             # events first (into its own project), so look them up by hash alone.
@@ -179,7 +159,7 @@ async def test_events_through_receiver_and_workers_converge_ayon(
             assert changed > 0
 
             # The same events again: the receiver drops them as duplicates.
-            again = await _post(url, build)
+            again = await post_events(url, SECRET, build)
             assert again.json() == again.json() | {"accepted": 0, "duplicates": len(build)}
 
             # Shuffled straight into ingest (no dedupe): every key runs, nothing is written.
@@ -188,7 +168,7 @@ async def test_events_through_receiver_and_workers_converge_ayon(
             random.Random(3).shuffle(shuffled)
             celery.send_task("kitsync.ingest", args=(shuffled, "test"))
             await asyncio.sleep(1.0)
-            await _until(lambda: _idle(queue), tmp_path)
+            await until(lambda: _idle(queue), tmp_path)
             assert len(bed.ayon_writes()) == writes
 
             # Mutations: rename, move, cancel; their events through the receiver.
@@ -198,7 +178,7 @@ async def test_events_through_receiver_and_workers_converge_ayon(
             fake.update_entity(sh0050.id, parent_id="9c44efde-020e-4b15-8fe4-2bd0d55358bc")
             sh0060 = next(s for s in await bed.ctx.kitsu.shots(FILM) if s.name == "SH0060")
             fake.delete_entity(sh0060.id)  # has tasks: canceled
-            answer = await _post(url, fake.events()[mark:])
+            answer = await post_events(url, SECRET, fake.events()[mark:])
             assert answer.status_code == 202
 
             async def mutated() -> bool:
@@ -209,7 +189,7 @@ async def test_events_through_receiver_and_workers_converge_ayon(
                     and tree.get("sequences/sq020/sh0060", ("", "", True))[2] is False
                 )
 
-            await _until(mutated, tmp_path)
+            await until(mutated, tmp_path)
 
             # A full reconcile on the reconcile queue, shown as an AYON event.
             celery.send_task("kitsync.reconcile_project", args=(FILM,))
@@ -222,7 +202,7 @@ async def test_events_through_receiver_and_workers_converge_ayon(
                 )
                 return status == "finished"
 
-            await _until(synced, tmp_path)
+            await until(synced, tmp_path)
 
             # The first worker's processes, summed on its metrics port.
             async with httpx.AsyncClient() as client:
