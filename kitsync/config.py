@@ -80,6 +80,8 @@ class Settings(BaseSettings):
         6 * 3600.0, alias="KITSYNC_FULL_SYNC_INTERVAL", ge=60, le=7 * 24 * 3600
     )
     poll_interval: float = Field(10.0, alias="KITSYNC_POLL_INTERVAL", ge=1, le=3600)
+    lease_seconds: float = Field(60.0, alias="KITSYNC_LEASE_SECONDS", ge=1, le=3600)
+    recover_after: float = Field(600.0, alias="KITSYNC_RECOVER_AFTER", ge=1, le=24 * 3600)
     http_timeout: float = Field(10.0, alias="KITSYNC_HTTP_TIMEOUT", gt=0, le=600)
     db_timeout: float = Field(10.0, alias="KITSYNC_DB_TIMEOUT", gt=0, le=600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

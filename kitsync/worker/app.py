@@ -83,7 +83,10 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
         task_time_limit=360,
         beat_schedule={
             "kitsync-poll": {"task": "kitsync.poll", "schedule": settings.poll_interval},
-            "kitsync-recover": {"task": "kitsync.recover", "schedule": 60.0},
+            "kitsync-recover": {
+                "task": "kitsync.recover",
+                "schedule": min(60.0, settings.recover_after / 2),
+            },
             "kitsync-full-reconcile": {
                 "task": "kitsync.reconcile_all",
                 "schedule": settings.full_sync_interval,

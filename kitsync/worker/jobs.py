@@ -36,16 +36,14 @@ from kitsync.tasks.record import SyncProgress, record_kitsu_events, record_recon
 from kitsync.tasks.result import ReconcileResult
 from kitsync.worker.cursor import PollLock
 from kitsync.worker.keyqueue import Claim, KeyQueue
+from kitsync.worker.leases import LeaseLost, while_holding
 from kitsync.worker.retries import MAX_ATTEMPTS, backoff, is_transient
 from kitsync.worker.runtime import Runtime
 from kitsync.worker.sink import CelerySink
 
 log = logging.getLogger("kitsync.worker")
 
-LEASE_SECONDS = 120.0
 SEEN_TTL = 7 * 24 * 3600
-# A queued key with no task for this long lost its task (never sent, or dropped): send another.
-LOST_AFTER_SECONDS = 1800.0
 PROJECT_TIME_LIMIT = 3600
 DELETE_RECHECK = "delete-recheck"
 DELETE_RECHECK_AFTER = 5.0
@@ -72,6 +70,7 @@ def owner_name(hostname: str | None) -> str:
 
 def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
     prefix = settings.redis_prefix
+    lease = settings.lease_seconds
 
     def schedule(
         keys: Iterable[str],
@@ -132,19 +131,23 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
     def reconcile(task: Task, key: str, since: str | None = None) -> dict[str, Any]:
         owner = owner_name(task.request.hostname)
         queue = runtime.queue()
-        claim = runtime.run(queue.claim(key, owner, LEASE_SECONDS))
+        claim = runtime.run(queue.claim(key, owner, lease))
         if claim is Claim.NOT_QUEUED and runtime.single_process:
             # The in-process queue forgot this task's key in a restart; the task is the truth.
             runtime.run(queue.add([key]))
-            claim = runtime.run(queue.claim(key, owner, LEASE_SECONDS))
+            claim = runtime.run(queue.claim(key, owner, lease))
         if claim is Claim.NOT_QUEUED:
             return {"key": key, "outcome": "duplicate delivery, dropped"}
         if claim is Claim.BUSY:
-            schedule([key], countdown=LEASE_SECONDS / 4)
+            schedule([key], countdown=lease / 4)
             return {"key": key, "outcome": "busy elsewhere, retrying later"}
+        log.debug("claimed %s as %s", key, owner)
         kind = key.split("/")[1] if key.count("/") == 2 else "unknown"
         try:
-            result = runtime.run(reconcile_key(runtime.context(), Key.parse(key)))
+            result = _reconcile_holding(queue, key, owner)
+        except LeaseLost as lost:
+            log.warning("%s", lost)
+            return {"key": key, "outcome": "lease lost, taken over"}
         except Exception as error:
             failed = _failed(queue, key, owner, error)
             RECONCILES.labels(kind, failed["outcome"]).inc()
@@ -162,6 +165,15 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
             "changes": dict(result.changes),
             "notes": list(result.notes),
         }
+
+    def _reconcile_holding(queue: KeyQueue, key: str, owner: str) -> ReconcileResult:
+        work = reconcile_key(runtime.context(), Key.parse(key))
+        try:
+            return runtime.run(while_holding(queue, key, owner, lease, work))
+        finally:
+            # Before the key is released: the span logged lies within the lease (tests check
+            # that no key is reconciled twice at once from these lines).
+            log.debug("ended %s as %s", key, owner)
 
     def _failed(queue: KeyQueue, key: str, owner: str, error: Exception) -> dict[str, Any]:
         message = f"{type(error).__name__}: {error}"
@@ -293,7 +305,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
 
     @app.task(name="kitsync.recover", shared=False)
     def recover() -> dict[str, Any]:
-        keys = runtime.run(runtime.queue().recover(LOST_AFTER_SECONDS))
+        keys = runtime.run(runtime.queue().recover(settings.recover_after))
         schedule(keys)
         if keys:
             log.warning("re-scheduled %s keys whose task was lost", len(keys))
