@@ -60,7 +60,7 @@ def worker(ctx: click.Context, concurrency: int, queues: str, metrics_port: int 
       $ kitsync worker -c 4 --metrics-port 9100
       $ kitsync worker -Q kitsync.reconcile -c 1   # a node for full reconciles only
     """
-    settings_or_exit(ctx, WORKER_NEEDS)
+    settings = settings_or_exit(ctx, WORKER_NEEDS)
     if metrics_port is not None:
         import os
         import sys
@@ -76,7 +76,7 @@ def worker(ctx: click.Context, concurrency: int, queues: str, metrics_port: int 
         serve_worker_metrics(metrics_port)
     from kitsync.worker.celery_app import app
 
-    level = ctx.obj["log_level"] or "INFO"
+    level = ctx.obj["log_level"] or settings.log_level
     app.worker_main(
         [
             "worker",
@@ -102,10 +102,10 @@ def beat(ctx: click.Context) -> None:
     Example:
       $ kitsync beat
     """
-    settings_or_exit(ctx, WORKER_NEEDS)
+    settings = settings_or_exit(ctx, WORKER_NEEDS)
     from kitsync.worker.celery_app import app
 
-    level = ctx.obj["log_level"] or "INFO"
+    level = ctx.obj["log_level"] or settings.log_level
     app.start(["beat", "--loglevel", level])
 
 

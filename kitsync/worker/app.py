@@ -74,6 +74,9 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
+        # Logging is kitsync's (format, level, secret scrubbing), set before the worker starts
+        # and inherited by its pool processes; Celery must not replace it.
+        worker_hijack_root_logger=False,
         task_default_queue=EVENTS_QUEUE,
         task_routes={"kitsync.reconcile_project": {"queue": RECONCILE_QUEUE}},
         # Flower shows tasks from these events.

@@ -14,13 +14,23 @@ import httpx
 from kitsync.receiver import SIGNATURE_HEADER, sign_body
 
 
-async def until(check: Callable[[], Awaitable[bool]], logs: Path, seconds: float = 90.0) -> None:
-    """Wait for ``check``; on time-out fail with the end of every ``*.log`` under ``logs``."""
+async def until(
+    check: Callable[[], Awaitable[bool]],
+    logs: Path,
+    seconds: float = 90.0,
+    *,
+    explain: Callable[[], str] = lambda: "",
+) -> None:
+    """Wait for ``check``; on time-out fail with ``explain()`` and the end of every ``*.log``
+    under ``logs``."""
     deadline = time.monotonic() + seconds
     while not await check():
         if time.monotonic() > deadline:
             tails = [f"--- {log.name}\n{log.read_text()[-4000:]}" for log in logs.glob("*.log")]
-            raise AssertionError("timed out waiting for kitsync\n" + "\n".join(tails))
+            raise AssertionError(
+                f"timed out waiting for kitsync after {seconds:.0f} s: {explain()}\n"
+                + "\n".join(tails)
+            )
         await asyncio.sleep(0.3)
 
 
