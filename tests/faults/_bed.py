@@ -250,6 +250,12 @@ class FaultBed:
             )
             assert not twice, f"Kitsu ids with several AYON {table}: {[dict(r) for r in twice]}"
 
+    def interrupted(self) -> int:
+        """How many reconciles a kill cut short (their span ends at the kill)."""
+        return sum(
+            1 for span in spans(self.logs, self.killed) if span.end == self.killed.get(span.pid)
+        )
+
     def check_exclusive(self) -> None:
         """No key reconciled by two owners at once, from the claim/end lines of every log."""
         found = spans(self.logs, self.killed)
@@ -353,6 +359,10 @@ class Span:
     start: float
     end: float
 
+    @property
+    def pid(self) -> int:
+        return int(self.owner.rsplit(":", 1)[1])
+
 
 def spans(logs: Path, killed: dict[int, float]) -> list[Span]:
     """Every reconcile span in the logs under ``logs``; an unended one ends at its kill."""
@@ -370,9 +380,9 @@ def spans(logs: Path, killed: dict[int, float]) -> list[Span]:
             elif ident in open_:
                 found.append(Span(*ident, open_.pop(ident), stamp))
         for (key, owner), start in open_.items():
-            pid = int(owner.rsplit(":", 1)[1])
-            # Still running (the scenario ended) or killed: its span lasts until then.
-            found.append(Span(key, owner, start, killed.get(pid, time.time())))
+            span = Span(key, owner, start, time.time())
+            # Killed, or still running (the scenario ended): its span lasts until then.
+            found.append(Span(key, owner, start, killed.get(span.pid, span.end)))
     return found
 
 
