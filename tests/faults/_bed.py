@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
+import redis.asyncio
 from celery import Celery
 
 from kitsync.ayon import AyonReader, AyonWriter
@@ -117,7 +118,18 @@ class FaultBed:
         return worker
 
     async def start_beat(self) -> None:
+        """Start the beat and wait for the poller's first run (a worker must be running): its
+        cursor starts then, so Kitsu events made after this are the poller's to find too."""
         self.beat = await self._spawn("beat", "beat")
+        client = redis.asyncio.Redis.from_url(self.redis_url)
+        try:
+
+            async def polled() -> bool:
+                return bool(await client.exists(f"{self.prefix}poll:last"))
+
+            await until(polled, self.logs, explain=lambda: "the poller never ran")
+        finally:
+            await client.aclose()
 
     async def _spawn(self, name: str, *args: str) -> Process:
         log = (self.logs / f"{name}.log").open("ab")
