@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,15 +35,36 @@ def reveal(secret: SecretStr | None) -> str | None:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    """``url`` with any password replaced by ``***`` (for messages and logs): the one of its
+    user info, and ``password=`` query parameters (asyncpg and redis-py read those too)."""
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        netloc = f"{parts.username or ''}:***@{host}"
+    if "password" in unquote_plus(query).lower():
+        query = "&".join(_redact_parameter(parameter) for parameter in query.split("&"))
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _redact_parameter(parameter: str) -> str:
+    name, equals, _ = parameter.partition("=")
+    return f"{name}=***" if equals and "password" in unquote_plus(name).lower() else parameter
+
+
+def url_passwords(url: str) -> list[str]:
+    """The passwords ``url`` carries, as written and as decoded (a driver may show either)."""
+    parts = urlsplit(url)
+    found = [parts.password, unquote(parts.password)] if parts.password else []
+    for parameter in parts.query.split("&"):
+        name, equals, value = parameter.partition("=")
+        if equals and value and "password" in unquote_plus(name).lower():
+            found += [value, unquote_plus(value)]
+    return list(dict.fromkeys(found))
 
 
 class Settings(BaseSettings):

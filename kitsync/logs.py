@@ -63,5 +63,11 @@ def configure(level: str = "INFO", fmt: LogFormat = "plain", secrets: Iterable[s
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Python warnings (Celery's SecurityWarning, a library's deprecation) are log records too:
+    # in the chosen format, scrubbed, not raw text on stderr between JSON lines.
+    logging.captureWarnings(True)
     # httpx logs every request URL at INFO; keep that for DEBUG runs only.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # httpcore's DEBUG trace prints response headers, Set-Cookie included (Zou's login sets its
+    # JWT there, as good as the password while it lasts): never shown, whatever the level.
+    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -33,7 +33,8 @@ _BY_STATUS: dict[int, type[AyonError]] = {
 def error_for(method: str, path: str, response: httpx.Response, secret: str) -> AyonError:
     """The typed error for a non-2xx answer, with AYON's ``detail`` (never its traceback)."""
     status = response.status_code
-    detail = _scrub(_detail(response), secret)
+    # Scrub, then cut: a cut through the key would leave its start unmasked.
+    detail = _scrub(_detail(response), secret)[:_MAX_DETAIL]
     kind = AyonUnavailable if status >= 500 else _BY_STATUS.get(status, AyonError)
     return kind(f"{method} {path} -> {status}: {detail}", status=status, detail=detail)
 
@@ -59,12 +60,13 @@ def parse(model: type[_Model], method: str, path: str, response: httpx.Response)
 
 
 def _detail(response: httpx.Response) -> str:
+    """AYON's ``detail`` (whole: the caller scrubs, then cuts)."""
     try:
         body: Any = response.json()
     except ValueError:
-        return response.text[:_MAX_DETAIL] or response.reason_phrase
+        return response.text or response.reason_phrase
     if not isinstance(body, dict):
-        return str(body)[:_MAX_DETAIL]
+        return str(body)
     detail = str(body.get("detail") or response.reason_phrase)
     # Request-validation 400s say which field is wrong only in "errors".
     errors = body.get("errors")
@@ -75,7 +77,7 @@ def _detail(response: httpx.Response) -> str:
             if isinstance(e, dict)
         ]
         detail = "; ".join([detail, *fields])
-    return detail[:_MAX_DETAIL]
+    return detail
 
 
 def _scrub(text: str, secret: str) -> str:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 import click
 
-from kitsync.config import Need, Settings, load_settings, reveal
+from kitsync.config import Need, Settings, load_settings, reveal, url_passwords
 from kitsync.errors import ConfigError
 from kitsync.logs import configure
 
@@ -25,13 +24,10 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.webhook_secret,
     )
     secrets = [secret for value in values if (secret := reveal(value))]
-    # A URL's password can surface on its own, e.g. in a driver's error message.
-    passwords = [
-        urlsplit(url).password
-        for url in (reveal(settings.ayon_db_dsn), reveal(settings.redis_url))
-        if url
-    ]
-    return secrets + [password for password in passwords if password]
+    # A URL's password can surface on its own (written or decoded), e.g. in a driver's error.
+    for url in (reveal(settings.ayon_db_dsn), reveal(settings.redis_url)):
+        secrets += url_passwords(url) if url else []
+    return secrets
 
 
 def settings_or_exit(ctx: click.Context, need: Iterable[Need] = ()) -> Settings:
