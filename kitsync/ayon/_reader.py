@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import asyncpg
+from pydantic import TypeAdapter
 
 from kitsync.ayon import _sql
 from kitsync.ayon._identifiers import project_schema, safe_project_name
 from kitsync.ayon.errors import AmbiguousPairing, AyonNotFound, AyonUnavailable
+from kitsync.collector import collector_paused
 from kitsync.core.ids import ayon_id
 from kitsync.schemas.ayon import (
     BREAKDOWN,
@@ -25,14 +27,22 @@ from kitsync.schemas.ayon import (
 )
 
 _Entity = TypeVar("_Entity", AyonFolder, AyonTask)
-_JSONB = frozenset({"attrib", "data"})
+_Row = TypeVar("_Row", AyonFolder, AyonTask, AyonLink)
+_FOLDERS = TypeAdapter(list[AyonFolder])
+_TASKS = TypeAdapter(list[AyonTask])
+_LINKS = TypeAdapter(list[AyonLink])
 
 # Lost or refused connections, server shutdown, too many clients, timeouts: worth a retry.
+# asyncpg reports a session dropped while idle in the pool as a client error on its next use
+# ("connection is closed", or "cannot switch to state 12; another operation (2) is in
+# progress" when the server's FATAL arrived before its EOF); the pool then replaces it.
 _TRANSIENT = (
     OSError,
     asyncpg.exceptions.PostgresConnectionError,
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
 )
 # A project schema (or one of its tables) that does not exist.
 _MISSING = (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.InvalidSchemaNameError)
@@ -137,20 +147,20 @@ class AyonReader:
         ``data.kitsuId`` names it (ayon-kitsu's random ids). Inactive folders are included; when
         both exist, an active one wins, then kitsync's id."""
         sql = _sql.folders(project_schema(project), _sql.FOLDERS_BY_KITSU_IDS)
-        return await self._by_kitsu_ids("folders_by_kitsu_ids", sql, _folder, project, kitsu_ids)
+        return await self._by_kitsu_ids("folders_by_kitsu_ids", sql, _FOLDERS, project, kitsu_ids)
 
     async def tasks_by_kitsu_ids(
         self, project: str, kitsu_ids: Iterable[str]
     ) -> dict[str, AyonTask]:
         """As :meth:`folders_by_kitsu_ids`, for tasks."""
         sql = _sql.tasks(project_schema(project), _sql.TASKS_BY_KITSU_IDS)
-        return await self._by_kitsu_ids("tasks_by_kitsu_ids", sql, _task, project, kitsu_ids)
+        return await self._by_kitsu_ids("tasks_by_kitsu_ids", sql, _TASKS, project, kitsu_ids)
 
     async def _by_kitsu_ids(
         self,
         method: str,
         sql: str,
-        parse: Callable[[Mapping[str, Any]], _Entity],
+        adapter: TypeAdapter[list[_Entity]],
         project: str,
         kitsu_ids: Iterable[str],
     ) -> dict[str, _Entity]:
@@ -158,19 +168,19 @@ class AyonReader:
         if not wanted:
             return {}
         by_id = {ayon_id(kitsu_id): kitsu_id for kitsu_id in wanted}
-        rows = await self._fetch(method, sql, list(by_id), wanted, project=project)
-        return _by_kitsu_id([parse(row) for row in rows], by_id, set(wanted))
+        found = await self._entities(method, adapter, sql, list(by_id), wanted, project=project)
+        return _by_kitsu_id(found, by_id, set(wanted))
 
     async def project_folders(self, project: str) -> list[AyonFolder]:
         """Every folder of the project, active or not, each with its path (the full
         reconcile's read; pair with :func:`index_by_kitsu_id`)."""
         sql = _sql.folders(project_schema(project), _sql.EVERY_FOLDER)
-        return [_folder(row) for row in await self._fetch("project_folders", sql, project=project)]
+        return await self._entities("project_folders", _FOLDERS, sql, project=project)
 
     async def project_tasks(self, project: str) -> list[AyonTask]:
         """Every task of the project, active or not."""
         sql = _sql.tasks(project_schema(project), _sql.EVERY_TASK)
-        return [_task(row) for row in await self._fetch("project_tasks", sql, project=project)]
+        return await self._entities("project_tasks", _TASKS, sql, project=project)
 
     async def folders_by_ids(self, project: str, ids: Iterable[str]) -> dict[str, AyonFolder]:
         schema = project_schema(project)
@@ -178,8 +188,8 @@ class AyonReader:
         if not wanted:
             return {}
         sql = _sql.folders(schema, _sql.FOLDERS_BY_IDS)
-        rows = await self._fetch("folders_by_ids", sql, wanted, project=project)
-        return {folder.id: folder for folder in map(_folder, rows)}
+        found = await self._entities("folders_by_ids", _FOLDERS, sql, wanted, project=project)
+        return {folder.id: folder for folder in found}
 
     async def folder_paths(self, project: str, ids: Iterable[str]) -> dict[str, str]:
         """``{folder id: path}`` (names from the root joined by ``/``, no leading slash)."""
@@ -197,9 +207,11 @@ class AyonReader:
             return {}
         ids = sorted(p for p in parents if p is not None)
         sql = _sql.folders(schema, _sql.FOLDERS_BY_PARENTS)
-        rows = await self._fetch("children", sql, ids, None in parents, project=project)
+        rows = await self._entities(
+            "children", _FOLDERS, sql, ids, None in parents, project=project
+        )
         found: dict[str | None, list[AyonFolder]] = {parent: [] for parent in parents}
-        for folder in map(_folder, rows):
+        for folder in rows:
             found[folder.parent_id].append(folder)
         return found
 
@@ -213,9 +225,9 @@ class AyonReader:
         if not wanted:
             return {}
         sql = _sql.tasks(schema, _sql.TASKS_BY_FOLDERS)
-        rows = await self._fetch("tasks_of_folders", sql, wanted, project=project)
+        rows = await self._entities("tasks_of_folders", _TASKS, sql, wanted, project=project)
         found: dict[str, list[AyonTask]] = {folder_id: [] for folder_id in wanted}
-        for task in map(_task, rows):
+        for task in rows:
             found[task.folder_id].append(task)
         return found
 
@@ -250,9 +262,11 @@ class AyonReader:
         if not wanted:
             return {}
         sql = _sql.links(schema, _sql.LINKS_OF_OUTPUTS)
-        rows = await self._fetch("links_of_outputs", sql, wanted, link_type, project=project)
+        rows = await self._entities(
+            "links_of_outputs", _LINKS, sql, wanted, link_type, project=project
+        )
         found: dict[str, list[AyonLink]] = {output_id: [] for output_id in wanted}
-        for link in map(_link, rows):
+        for link in rows:
             found[link.output_id].append(link)
         return found
 
@@ -271,15 +285,15 @@ class AyonReader:
         if not outputs and not ids:
             return []
         sql = _sql.links(schema, _sql.LINKS_INTO_OR_IDS)
-        rows = await self._fetch("links_into", sql, outputs, link_type, ids, project=project)
-        return [_link(row) for row in rows]
+        return await self._entities(
+            "links_into", _LINKS, sql, outputs, link_type, ids, project=project
+        )
 
     async def links_of_type(self, project: str, link_type: str = BREAKDOWN) -> list[AyonLink]:
         """Every link of ``link_type`` (full name) in the project."""
         schema = project_schema(project)
         sql = _sql.links(schema, _sql.LINKS_OF_TYPE)
-        rows = await self._fetch("links_of_type", sql, link_type, project=project)
-        return [_link(row) for row in rows]
+        return await self._entities("links_of_type", _LINKS, sql, link_type, project=project)
 
     async def links_touching(self, project: str, folder_ids: Iterable[str]) -> list[AyonLink]:
         """Every link, of any type, with one of the given entities as input or output."""
@@ -288,10 +302,22 @@ class AyonReader:
         if not wanted:
             return []
         sql = _sql.links(schema, _sql.LINKS_TOUCHING)
-        rows = await self._fetch("links_touching", sql, wanted, project=project)
-        return [_link(row) for row in rows]
+        return await self._entities("links_touching", _LINKS, sql, wanted, project=project)
 
     # ------------------------------------------------------------------ plumbing
+
+    async def _entities(
+        self,
+        method: str,
+        adapter: TypeAdapter[list[_Row]],
+        sql: str,
+        *args: object,
+        project: str,
+    ) -> list[_Row]:
+        """The entities of a folders, tasks or links query (its one JSON array, see ``_sql``)."""
+        found = await self._fetch(method, sql, *args, project=project)
+        with collector_paused():
+            return adapter.validate_json(found[0][_sql.ROWS])
 
     async def _fetch(
         self, method: str, sql: str, *args: object, project: str | None = None
@@ -310,11 +336,6 @@ def _json(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _decoded(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A row as a dict, with its jsonb columns (selected as text) parsed."""
-    return {key: _json(value) if key in _JSONB else value for key, value in row.items()}
-
-
 def _summary(row: Mapping[str, Any]) -> ProjectSummary:
     return ProjectSummary(
         name=row["name"],
@@ -324,18 +345,6 @@ def _summary(row: Mapping[str, Any]) -> ProjectSummary:
         kitsu_project_id=row["kitsu_id"],
         attrib=_json(row["attrib"]),
     )
-
-
-def _folder(row: Mapping[str, Any]) -> AyonFolder:
-    return AyonFolder.model_validate(_decoded(row))
-
-
-def _task(row: Mapping[str, Any]) -> AyonTask:
-    return AyonTask.model_validate(_decoded(row))
-
-
-def _link(row: Mapping[str, Any]) -> AyonLink:
-    return AyonLink.model_validate(_decoded(row))
 
 
 def index_by_kitsu_id(entities: Iterable[_Entity], kitsu_ids: Iterable[str]) -> dict[str, _Entity]:

@@ -89,17 +89,24 @@ def diff_casting(
     elsewhere that carry one of the ids this container's links get: one whose id is about to
     be created is deleted first; other links elsewhere are ignored.
     """
+    return _diff_casting(container_id, casting, folders, existing, _link_ids(container_id, casting))
+
+
+def _diff_casting(
+    container_id: str,
+    casting: CastCounts,
+    folders: Mapping[str, str],
+    existing: Iterable[AyonLink],
+    ids: Mapping[_Key, str],
+) -> CastingDiff:
+    """:func:`diff_casting`, given the container's :func:`_link_ids`."""
     cast = {asset: count for asset, count in casting.items() if count > 0}
     output = folders.get(container_id)
     missing = tuple(sorted(asset for asset in cast if asset not in folders))
     if output is None:
         return CastingDiff(missing=(container_id, *missing) if cast else ())
     inputs = {asset: folders[asset] for asset in cast if asset in folders}
-    wanted = {
-        (asset, k): link_id(container_id, asset, k)
-        for asset in inputs
-        for k in range(1, cast[asset] + 1)
-    }
+    wanted = {key: link for key, link in ids.items() if key[0] in inputs}
     ours = {link: key for key, link in wanted.items()}
     asset_of_input = {folder: asset for asset, folder in inputs.items()}
 
@@ -151,13 +158,9 @@ def diff_project_casting(
     breakdown links. The breakdown links into the ``cleared`` folders (ids) go too; links into
     any other folder are left alone."""
     by_output = {folders[c]: c for c in castings if c in folders}
-    owner = {
-        link_id(container, asset, k): container
-        for container, casting in castings.items()
-        if container in folders
-        for asset, count in casting.items()
-        for k in range(1, count + 1)
-    }
+    # Each id is derived once: a project has tens of thousands.
+    ids = {c: _link_ids(c, casting) for c, casting in castings.items() if c in folders}
+    owner = {link: container for container, keys in ids.items() for link in keys.values()}
     groups: defaultdict[str, list[AyonLink]] = defaultdict(list)
     clear: list[str] = []
     for link in existing:
@@ -169,7 +172,9 @@ def diff_project_casting(
         elif link.link_type == BREAKDOWN and link.output_id in cleared:
             clear.append(link.id)
     diffs = (
-        diff_casting(container, castings[container], folders, groups[container])
+        _diff_casting(
+            container, castings[container], folders, groups[container], ids.get(container, {})
+        )
         for container in sorted(castings)
     )
     return combine([*diffs, CastingDiff(delete=tuple(clear))])
@@ -184,6 +189,15 @@ def combine(diffs: Iterable[CastingDiff]) -> CastingDiff:
         delete.extend(diff.delete)
         missing.update(diff.missing)
     return CastingDiff(tuple(create), tuple(dict.fromkeys(delete)), tuple(sorted(missing)))
+
+
+def _link_ids(container_id: str, casting: CastCounts) -> dict[_Key, str]:
+    """kitsync's link id of each (asset, occurrence) the container casts."""
+    return {
+        (asset, k): link_id(container_id, asset, k)
+        for asset, count in casting.items()
+        for k in range(1, count + 1)
+    }
 
 
 def _data_key(link: AyonLink) -> _Key | None:

@@ -48,6 +48,14 @@ class Plan:
     statuses: tuple[AnatomyItem, ...] = ()
     operations: tuple[Operation, ...] = ()
     notes: tuple[str, ...] = ()
+    # AYON parents (None: the root) under which the plan frees a folder name or gives a folder
+    # a collision suffix. Once it is applied, a folder there may wear a suffix whose bare name
+    # is free (``names.better_name_free``): its entity is to be planned again.
+    names_changed_under: frozenset[str | None] = frozenset()
+    # False when a folder of the plan gets a collision suffix whose bare name a later operation
+    # of the same plan frees (siblings swapping names): AYON takes one operation per entity in
+    # a batch, so planning again once this plan is applied gives it the bare name.
+    settled: bool = True
 
     @property
     def anatomy_changes(self) -> bool:
@@ -59,7 +67,7 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """How many of each change, e.g. ``{"create folder": 3, "add task type": 1}``."""
-        counts: Counter[str] = Counter(f"{_verb(op)} {op.entity_type}" for op in self.operations)
+        counts: Counter[str] = Counter(map(change_kind, self.operations))
         for label, items in (
             ("folder type", self.folder_types),
             ("task type", self.task_types),
@@ -70,10 +78,11 @@ class Plan:
         return dict(sorted(counts.items()))
 
 
-def _verb(op: Operation) -> str:
-    if op.type == "update" and op.data is not None and op.data.get("active") is False:
-        return "deactivate"
-    return op.type
+def change_kind(op: Operation) -> str:
+    """What an operation does, as :meth:`Plan.counts` counts it: ``"create folder"``,
+    ``"deactivate task"`` ..."""
+    deactivates = op.type == "update" and op.data is not None and op.data.get("active") is False
+    return f"{'deactivate' if deactivates else op.type} {op.entity_type}"
 
 
 def plan(
@@ -106,6 +115,7 @@ def plan(
     builder.remove_gone(gone_folders, gone_tasks)
     for spec in _parents_first(folders):
         builder.folder(spec, anatomy.folder_type(spec.folder_type))
+    builder.shed_suffixes()
     for task in sorted(tasks, key=lambda t: (t.created, t.key)):
         builder.task(task, anatomy.task_type(task.task_type), anatomy.status(task.status))
     return Plan(
@@ -114,6 +124,8 @@ def plan(
         statuses=anatomy.new_statuses,
         operations=tuple(builder.operations),
         notes=tuple(builder.notes),
+        names_changed_under=frozenset(builder.names_changed),
+        settled=builder.settled,
     )
 
 
@@ -153,6 +165,10 @@ class _Builder:
             folder: {t.name.lower(): t.id for t in siblings if t.active}
             for folder, siblings in snapshot.task_siblings.items()
         }
+        self.names_changed: set[str | None] = set()
+        self.settled = True
+        # (spec, folder id, parent id, name) of the folders given a collision suffix
+        self.suffixed: list[tuple[FolderSpec, str, str | None, str]] = []
 
     # -- removals ---------------------------------------------------------------------------
 
@@ -171,6 +187,8 @@ class _Builder:
             if _has_ancestor_in(folder, gone, known):
                 continue  # removed with its ancestor (AYON cascades), or deactivated under it
             self._release(folder)
+            if folder.active:
+                self.names_changed.add(folder.parent_id)
             if self.delete_mode == "deactivate" or folder.id in self.snapshot.with_products:
                 if folder.id in self.snapshot.with_products and self.delete_mode == "delete":
                     where = folder.path or folder.name
@@ -207,12 +225,15 @@ class _Builder:
         held = self.names.setdefault(parent_id, {})
         if current is not None:
             self._release(current)
-        taken = {name for name, owner in held.items() if owner != folder_id}
+        taken = _HeldByOthers(held, folder_id)
         if spec.active:
-            name = choose_name(spec.key, spec.kitsu_name, taken, current.name if current else None)
+            name = choose_name(spec.key, spec.kitsu_name, taken)
             held[name.lower()] = folder_id
+            if name != slug(spec.kitsu_name):
+                self.suffixed.append((spec, folder_id, parent_id, name))
         else:
             name = current.name if current else slug(spec.kitsu_name)
+        self._note_name_change(current, spec, parent_id, name)
         desired_data = {"kitsuId": spec.key, "kitsuType": spec.kitsu_type}
         if current is None:
             body: dict[str, Any] = {
@@ -251,6 +272,34 @@ class _Builder:
                 self._update("folder", current.id, changes)
         self.resolved[spec.key] = folder_id
 
+    def _note_name_change(
+        self, current: AyonFolder | None, spec: FolderSpec, parent_id: str | None, name: str
+    ) -> None:
+        moved = current is None or (current.name, current.parent_id) != (name, parent_id)
+        if current is not None and current.active and (moved or not spec.active):
+            self.names_changed.add(current.parent_id)  # frees its name there
+        if spec.active and moved and name != slug(spec.kitsu_name):
+            self.names_changed.add(parent_id)  # settles for a suffix there
+
+    def shed_suffixes(self) -> None:
+        """A second look at the folders given a suffix: one planned after them may have freed
+        the bare name. Renamed after that one's operation if the plan has no other operation
+        for them (AYON takes one per entity), else the plan is not ``settled``."""
+        touched = {op.entity_id for op in self.operations if op.type != "create"}
+        for spec, folder_id, parent_id, name in self.suffixed:
+            held = self.names[parent_id]
+            if held.get(name.lower()) == folder_id:
+                del held[name.lower()]
+            better = choose_name(spec.key, spec.kitsu_name, set(held))
+            if better == name:
+                held[name.lower()] = folder_id
+            elif folder_id in touched:
+                held[name.lower()] = folder_id  # it keeps the suffix in this plan
+                self.settled = False
+            else:
+                held[better.lower()] = folder_id
+                self._update("folder", folder_id, {"name": better})
+
     # -- tasks ------------------------------------------------------------------------------
 
     def task(self, spec: TaskSpec, task_type: str, status: str) -> None:
@@ -267,8 +316,8 @@ class _Builder:
             siblings = self.task_names.get(current.folder_id, {})
             if siblings.get(current.name.lower()) == current.id:
                 del siblings[current.name.lower()]
-        taken = {name for name, owner in held.items() if owner != task_id}
-        name = choose_name(spec.key, spec.kitsu_name, taken, current.name if current else None)
+        taken = _HeldByOthers(held, task_id)
+        name = choose_name(spec.key, spec.kitsu_name, taken)
         held[name.lower()] = task_id
         assignees = []
         for email in spec.assignee_emails:
@@ -309,6 +358,19 @@ class _Builder:
         self.operations.append(
             Operation(type="update", entity_type=entity_type, entity_id=entity_id, data=data)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _HeldByOthers:
+    """The lower-case names in ``held`` (name -> id of its holder) that another than ``owner``
+    holds. A view: a copy for each planned entity grew with the square of its siblings."""
+
+    held: Mapping[str, str]
+    owner: str
+
+    def __contains__(self, name: object) -> bool:
+        holder = self.held.get(name) if isinstance(name, str) else None
+        return holder is not None and holder != self.owner
 
 
 def _has_ancestor_in(

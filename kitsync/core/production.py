@@ -19,6 +19,7 @@ from kitsync.schemas.kitsu import (
     KitsuAssetType,
     KitsuConcept,
     KitsuEdit,
+    KitsuEntityLink,
     KitsuEpisode,
     KitsuPerson,
     KitsuSequence,
@@ -31,7 +32,7 @@ from kitsync.schemas.kitsu import (
 
 @dataclass(frozen=True)
 class Production:
-    """Everything of one Kitsu project that maps to AYON folders and tasks."""
+    """Everything of one Kitsu project that maps to AYON folders, tasks and links."""
 
     asset_types: Sequence[KitsuAssetType] = ()
     assets: Sequence[KitsuAsset] = ()
@@ -44,6 +45,8 @@ class Production:
     task_types: Sequence[KitsuTaskType] = ()
     task_statuses: Sequence[KitsuTaskStatus] = ()
     persons: Sequence[KitsuPerson] = ()
+    # The casting of every container (None: not read with the lists).
+    entity_links: Sequence[KitsuEntityLink] | None = None
 
 
 @dataclass(frozen=True)

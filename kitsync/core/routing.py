@@ -11,15 +11,18 @@ shot's casting change is followed by its episode's casting (the casting reconcil
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from kitsync.schemas.kitsu import KitsuEvent
+from kitsync.core.casting import project_castings
+from kitsync.core.production import Production
+from kitsync.schemas.kitsu import KitsuEvent, KitsuRecord
 
 KeyKind = Literal["asset", "episode", "sequence", "shot", "edit", "concept", "task", "casting"]
 KEY_KINDS: frozenset[str] = frozenset(get_args(KeyKind))
 _ENTITY_KINDS = ("asset", "episode", "sequence", "shot", "edit", "concept")
+_CONTAINERS = frozenset({"asset", "episode", "shot"})  # kinds whose folders hold cast links
 _TASK_EVENTS = frozenset(
     {"new", "update", "delete", "assign", "unassign", "status-changed", "to-review"}
 )
@@ -78,6 +81,39 @@ def route(events: Iterable[KitsuEvent]) -> Routed:
             ignored[event.name] += 1
         keys.update(dict.fromkeys(found))
     return Routed(tuple(keys), ignored)
+
+
+def keys_changed_between(project_id: str, before: Production, after: Production) -> tuple[Key, ...]:
+    """The keys two reads of a production differ by: entities and tasks added, removed or
+    changed (any field: Zou stamps ``updated_at`` to the second only), and the casting of
+    containers whose casting differs (when both reads hold the entity links) or whose record
+    changed. For a full reconcile that wrote from the first read: an event reconcile of one of
+    these may have run before that write, which then put the older state back."""
+    groups: tuple[tuple[KeyKind, Sequence[KitsuRecord], Sequence[KitsuRecord]], ...] = (
+        ("asset", before.assets, after.assets),
+        ("episode", before.episodes, after.episodes),
+        ("sequence", before.sequences, after.sequences),
+        ("shot", before.shots, after.shots),
+        ("edit", before.edits, after.edits),
+        ("concept", before.concepts, after.concepts),
+        ("task", before.tasks, after.tasks),
+    )
+    keys: dict[Key, None] = {}
+    for kind, old, new in groups:
+        was = {record.id: record for record in old}
+        now = {record.id: record for record in new}
+        for kitsu_id in sorted(was.keys() | now.keys()):
+            if was.get(kitsu_id) != now.get(kitsu_id):
+                keys[Key(project_id, kind, kitsu_id)] = None
+                if kind in _CONTAINERS:
+                    keys[Key(project_id, "casting", kitsu_id)] = None
+    if before.entity_links is not None and after.entity_links is not None:
+        was_cast = project_castings(before.entity_links, before.assets)
+        now_cast = project_castings(after.entity_links, after.assets)
+        for container in sorted(was_cast.keys() | now_cast.keys()):
+            if was_cast.get(container, {}) != now_cast.get(container, {}):
+                keys[Key(project_id, "casting", container)] = None
+    return tuple(keys)
 
 
 def _text(value: object) -> str | None:

@@ -3,6 +3,8 @@ mapping of every failure to a typed ``KitsuError`` (see ``errors``)."""
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
@@ -23,6 +25,7 @@ Params = dict[str, str | int]
 _TOKEN_REJECTED = (401, 422)  # 422: Zou's answer to a malformed or forged JWT
 _DETAIL_CHARS = 200
 _MASK = "***"
+GET_RETRY_DELAY = 0.25  # seconds before a GET's first retry; doubled for each next one
 
 
 def check_id(value: str) -> str:
@@ -50,7 +53,11 @@ class KitsuSession:
         timeout: float,
         transport: httpx.AsyncBaseTransport | None,
         max_connections: int,
+        get_retries: int = 0,
     ) -> None:
+        if get_retries < 0:
+            raise ValueError("get_retries must be 0 or more")
+        self._get_retries = get_retries
         self._email = email
         self._password = password
         self._bot_token = bot_token
@@ -80,6 +87,28 @@ class KitsuSession:
 
     async def get_json(self, path: str, params: Params | None = None) -> Any:
         """GET ``path`` (relative to the base URL) and return its decoded JSON body."""
+        return self.json_of("GET", path, params, await self.get(path, params))
+
+    async def get(self, path: str, params: Params | None = None) -> httpx.Response:
+        """GET ``path`` (relative to the base URL): the successful answer, body not decoded
+        (for callers that parse it straight from bytes; see :meth:`json_of`).
+
+        A GET changes nothing: when Zou cannot answer (5xx, timeout, lost connection) it is sent
+        again up to ``get_retries`` times, after a short pause with jitter, before
+        ``KitsuUnavailable`` is raised. A whole full reconcile reads a project in a dozen GETs
+        and is retried whole: one 502 must not throw all of them away.
+        """
+        for retry in range(self._get_retries + 1):
+            try:
+                return await self._get_once(path, params)
+            except KitsuUnavailable:
+                if retry == self._get_retries:
+                    raise
+            delay = GET_RETRY_DELAY * 2**retry
+            await asyncio.sleep(random.uniform(delay / 2, delay))  # noqa: S311 (jitter)
+        raise AssertionError("unreachable")
+
+    async def _get_once(self, path: str, params: Params | None) -> httpx.Response:
         token = await self.token.get()
         response = await self._send("GET", path, params=params, token=token)
         if response.status_code in _TOKEN_REJECTED:
@@ -90,7 +119,8 @@ class KitsuSession:
                 )
             token = await self.token.renew(token)
             response = await self._send("GET", path, params=params, token=token)
-        return self._decode("GET", path, params, response)
+        self._check("GET", path, params, response)
+        return response
 
     async def _login(self) -> str:
         path = "/auth/login"
@@ -101,7 +131,8 @@ class KitsuSession:
                 f"Kitsu login as {self._email} refused (HTTP {response.status_code}"
                 f"{self._detail(response)}); check the email and password"
             )
-        payload = self._decode("POST", path, None, response)
+        self._check("POST", path, None, response)
+        payload = self.json_of("POST", path, None, response)
         access_token = payload.get("access_token") if isinstance(payload, dict) else None
         if not isinstance(access_token, str) or not access_token:
             raise KitsuAuthError(f"Kitsu login as {self._email} returned no access token")
@@ -134,27 +165,34 @@ class KitsuSession:
         count_request("kitsu", response.status_code)
         return response
 
-    def _decode(
+    def _check(
         self, method: str, path: str, params: Params | None, response: httpx.Response
-    ) -> Any:
+    ) -> None:
+        """Raise the typed error of a non-2xx answer."""
         status = response.status_code
-        where = _where(method, path, params)
-        failure = f"{where}: HTTP {status}{self._detail(response)}"
+        if status < 300:
+            return  # before the message: building it decodes the (possibly large) body
+        failure = f"{_where(method, path, params)}: HTTP {status}{self._detail(response)}"
         if status >= 500:
             raise KitsuUnavailable(failure)
         if status == 404:
             raise KitsuNotFound(failure)
         if status in (*_TOKEN_REJECTED, 403):
             raise KitsuAuthError(failure)
-        if status >= 300:
-            # Redirects too: a redirect means the base URL is wrong (missing /api, http->https).
-            raise KitsuBadRequest(failure)
+        # Redirects too: a redirect means the base URL is wrong (missing /api, http->https).
+        raise KitsuBadRequest(failure)
+
+    def json_of(
+        self, method: str, path: str, params: Params | None, response: httpx.Response
+    ) -> Any:
+        """The decoded JSON body of a successful answer."""
         try:
             return response.json()
         except ValueError:
             content_type = response.headers.get("content-type", "no content type")
             raise KitsuUnavailable(
-                f"{where}: HTTP {status} with a non-JSON body ({content_type})"
+                f"{_where(method, path, params)}: HTTP {response.status_code} with a non-JSON "
+                f"body ({content_type})"
             ) from None
 
     def _detail(self, response: httpx.Response) -> str:
@@ -165,8 +203,9 @@ class KitsuSession:
         else:
             message = (body.get("message") or body.get("msg")) if isinstance(body, dict) else None
             text = str(message) if message else response.text
-        text = " ".join(text.split())[:_DETAIL_CHARS]
-        return f": {self._redact(text)}" if text else ""
+        # Mask first, then cut: a cut through a secret would leave its start unmasked.
+        text = " ".join(self._redact(text).split())[:_DETAIL_CHARS]
+        return f": {text}" if text else ""
 
     def _redact(self, text: str) -> str:
         # Zou does not echo secrets, but a proxy's error page might: mask them all the same.

@@ -36,7 +36,11 @@ def _uuid_to_hex(value: object) -> object:
     return value.hex if isinstance(value, uuid.UUID) else value
 
 
-AyonId = Annotated[str, BeforeValidator(_uuid_to_hex), StringConstraints(pattern=_ID_PATTERN)]
+# The pattern sits on the inner type so pydantic-core checks it: after a before-validator it
+# would be checked by a Python function, for every id of every row read.
+AyonId = Annotated[
+    Annotated[str, StringConstraints(pattern=_ID_PATTERN)], BeforeValidator(_uuid_to_hex)
+]
 """An AYON entity id: 32 lowercase hex characters, no dashes (AYON refuses every other form)."""
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from kitsync.ayon import AyonError
+from kitsync.ayon import AyonError, OperationFailed
 from kitsync.core.plan import Plan
 from kitsync.tasks.context import SyncContext
 
@@ -25,8 +25,10 @@ async def converge(
     """Plan from fresh reads and apply it; return the plan that was applied (or found empty).
 
     A 409 means another worker changed the same part of AYON between our read and our write
-    (created the shared parent folder, took a name, added a link, replaced an anatomy list).
-    Level-triggered, the answer is to read again and plan again, a few times, not to fail.
+    (created the shared parent folder, took a name, added a link, replaced an anatomy list);
+    a 404 on one operation, that it removed an entity the plan changes (a task whose folder a
+    concurrent delete took along). Level-triggered, the answer is to read again and plan
+    again, a few times, not to fail.
     """
     for attempt in range(1, REPLANS + 1):
         planned = await make_plan()
@@ -35,12 +37,16 @@ async def converge(
         try:
             await apply(planned)
         except AyonError as error:
-            if error.status != 409 or attempt == REPLANS:
+            if not _raced(error) or attempt == REPLANS:
                 raise
             log.info("AYON changed under us (%s); planning again", error.detail or error)
         else:
             return planned
     raise AssertionError("unreachable")
+
+
+def _raced(error: AyonError) -> bool:
+    return error.status == 409 or (isinstance(error, OperationFailed) and error.status == 404)
 
 
 async def apply_plan(ctx: SyncContext, project: str, plan: Plan) -> None:

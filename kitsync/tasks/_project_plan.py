@@ -12,12 +12,12 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from kitsync.ayon import index_by_kitsu_id
-from kitsync.core.plan import AyonSnapshot, DeleteMode, Plan, plan
+from kitsync.core.plan import AyonSnapshot, DeleteMode, Plan, change_kind, plan
 from kitsync.core.production import Production, ProductionSpecs
 from kitsync.schemas import AyonFolder, AyonTask, KitsuProject, Operation
 from kitsync.tasks._project_read import AyonState
@@ -89,10 +89,11 @@ def managed_entities(production: Production, specs: ProductionSpecs, state: Ayon
         # an account that cannot see the project than a production emptied on purpose.
         return Managed(folders, tasks, notes=(_EMPTY,))
     kitsu_tasks = {task.id for task in production.tasks}
+    kept = folder_keys | listed  # out of the generator, which would build it per folder
     return Managed(
         folders=folders,
         tasks=tasks,
-        gone_folders=tuple(sorted(k for k in folders if k not in folder_keys | listed)),
+        gone_folders=tuple(sorted(k for k in folders if k not in kept)),
         gone_tasks=tuple(sorted(k for k in tasks if k not in kitsu_tasks)),
     )
 
@@ -143,13 +144,7 @@ def plan_project(
         if not (op.type == "delete" and op.entity_type == "task" and op.entity_id in cascaded)
     )
     return ProjectPlan(
-        entities=Plan(
-            folder_types=entities.folder_types,
-            task_types=entities.task_types,
-            statuses=entities.statuses,
-            operations=operations,
-            notes=notes,
-        ),
+        entities=replace(entities, operations=operations, notes=notes),
         attrib=project_attrib_changes(kitsu_project, state.attrib),
     )
 
@@ -265,7 +260,7 @@ class Describer:
     def step(self, op: Operation) -> Step:
         entity_id = op.entity_id or ""
         data = op.data or {}
-        kind = next(iter(Plan(operations=(op,)).counts()))
+        kind = change_kind(op)
         kitsu_id = (data.get("data") or {}).get("kitsuId") or self._kitsu.get(entity_id)
         if op.entity_type == "folder":
             if op.type != "delete":

@@ -38,9 +38,10 @@ class AyonState:
 
 
 async def read_production(kitsu: KitsuClient, project_id: str) -> tuple[KitsuProject, Production]:
-    """The project and all its lists. The project read comes first in the batch on purpose: Zou
-    answers ``[]`` to some lists of an unknown project, and an empty production would plan the
-    removal of everything; ``KitsuNotFound`` stops that."""
+    """The project and all its lists (but its entity links: ``entity_links`` stays None).
+    The project read comes first in the batch on purpose: Zou answers ``[]`` to some lists of
+    an unknown project, and an empty production would plan the removal of everything;
+    ``KitsuNotFound`` stops that."""
     try:
         async with asyncio.TaskGroup() as group:
             project = group.create_task(kitsu.project(project_id))
@@ -107,15 +108,14 @@ async def read_production(kitsu: KitsuClient, project_id: str) -> tuple[KitsuPro
     return project.result(), production
 
 
-async def read_ayon(reader: AyonReader, project: str, emails: Iterable[str]) -> AyonState:
-    """Every folder and task of the project, its anatomy and own attributes, and the users
-    with the given emails."""
+async def read_ayon(reader: AyonReader, project: str) -> AyonState:
+    """Every folder and task of the project, its anatomy and own attributes (not the users:
+    which are needed depends on Kitsu's read, this one does not)."""
     try:
         async with asyncio.TaskGroup() as group:
             folders = group.create_task(reader.project_folders(project))
             tasks = group.create_task(reader.project_tasks(project))
             anatomy = group.create_task(reader.anatomy(project))
-            users = group.create_task(reader.users_by_email(emails))
             summary = group.create_task(reader.project_summary(project))
     except ExceptionGroup as failures:
         raise failures.exceptions[0] from None
@@ -123,7 +123,6 @@ async def read_ayon(reader: AyonReader, project: str, emails: Iterable[str]) -> 
         anatomy=anatomy.result(),
         folders=folders.result(),
         tasks=tasks.result(),
-        users_by_email=users.result(),
         attrib=summary.result().attrib,
     )
 

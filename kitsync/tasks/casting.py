@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from kitsync.ayon import index_by_kitsu_id
+from kitsync.collector import collector_paused
 from kitsync.core.casting import (
     CastingDiff,
     casting_of,
@@ -40,6 +42,7 @@ from kitsync.schemas import (
     KitsuAsset,
     KitsuConcept,
     KitsuEdit,
+    KitsuEntityLink,
     KitsuEpisode,
     KitsuSequence,
     KitsuShot,
@@ -71,14 +74,22 @@ class _Report:
 
     changes: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    follow_ups: list[str] = field(default_factory=list)
 
     def merge(self, result: ReconcileResult) -> None:
         self.changes.update(result.changes)
         self.notes.extend(result.notes)
+        self.follow_ups.extend(result.follow_ups)
 
     def result(self, key: str) -> ReconcileResult:
         changes = {what: count for what, count in sorted(self.changes.items()) if count}
-        return ReconcileResult(key, "changed" if changes else "in step", changes, tuple(self.notes))
+        return ReconcileResult(
+            key,
+            "changed" if changes else "in step",
+            changes,
+            tuple(self.notes),
+            tuple(self.follow_ups),
+        )
 
 
 async def reconcile_casting(
@@ -100,19 +111,45 @@ async def reconcile_casting(
 
 
 async def plan_project_casting(
-    ctx: SyncContext, project_id: str, project: str, production: Production | None = None
+    ctx: SyncContext,
+    project_id: str,
+    project: str,
+    production: Production | None = None,
+    folders: Iterable[AyonFolder] | None = None,
 ) -> CastingDiff:
     """The links to create and delete over every container of the project.
 
     Reads Kitsu's entity links (one call; unlike the casting routes they list canceled assets,
-    which are dropped here as the casting routes drop them), the asset, shot and episode lists
-    unless ``production`` holds them (every one of those is a container whose links are
-    converged, cast or not), then AYON's folders and all its breakdown links (one query each).
+    which are dropped here as the casting routes drop them) and the asset, shot and episode
+    lists, unless ``production`` holds them (every one of those is a container whose links are
+    converged, cast or not), then AYON's folders (unless ``folders`` holds every folder of the
+    project as it is now) and all its breakdown links (one query each).
     Links into other folders are looked at only when there are some (one more query): those
     into a folder that no longer exists, or into the folder of a Kitsu container Kitsu no
     longer has, go, as a reconcile of that container would remove them.
     """
-    kitsu = ctx.kitsu
+    castings = await kitsu_castings(ctx.kitsu, project_id, production)
+    kitsu_ids = {*castings, *(asset for casting in castings.values() for asset in casting)}
+    if folders is None:
+        found, existing = await asyncio.gather(
+            ctx.reader.folders_by_kitsu_ids(project, kitsu_ids),
+            ctx.reader.links_of_type(project, BREAKDOWN),
+        )
+    else:
+        found = index_by_kitsu_id(folders, kitsu_ids)
+        existing = await ctx.reader.links_of_type(project, BREAKDOWN)
+    folder_ids = _ids(found)
+    cleared = await _cleared_outputs(ctx, project, existing, set(folder_ids.values()))
+    with collector_paused():
+        return diff_project_casting(castings, folder_ids, existing, cleared)
+
+
+async def kitsu_castings(
+    kitsu: KitsuClient, project_id: str, production: Production | None = None
+) -> dict[str, dict[str, int]]:
+    """Every container's casting (:func:`project_castings`), from Kitsu's entity links and the
+    asset, shot and episode lists: those ``production`` holds are not read again."""
+    links: Sequence[KitsuEntityLink]
     if production is None:
         links, assets, shots, episodes = await asyncio.gather(
             kitsu.entity_links(project_id),
@@ -122,33 +159,37 @@ async def plan_project_casting(
         )
         containers = [*assets, *shots, *episodes]
     else:
-        links, assets = await kitsu.entity_links(project_id), list(production.assets)
+        links_read = production.entity_links
+        links = await kitsu.entity_links(project_id) if links_read is None else links_read
+        assets = list(production.assets)
         containers = [*production.assets, *production.shots, *production.episodes]
-    castings = project_castings(links, assets, (entity.id for entity in containers))
-    kitsu_ids = {*castings, *(asset for casting in castings.values() for asset in casting)}
-    found, existing = await asyncio.gather(
-        ctx.reader.folders_by_kitsu_ids(project, kitsu_ids),
-        ctx.reader.links_of_type(project, BREAKDOWN),
-    )
-    folders = _ids(found)
-    cleared = await _cleared_outputs(ctx, project, existing, set(folders.values()))
-    return diff_project_casting(castings, folders, existing, cleared)
+    with collector_paused():
+        return project_castings(links, assets, (entity.id for entity in containers))
 
 
 async def reconcile_project_casting(
-    ctx: SyncContext, project_id: str, production: Production | None = None
+    ctx: SyncContext,
+    project_id: str,
+    production: Production | None = None,
+    folders: Iterable[AyonFolder] | None = None,
 ) -> ReconcileResult:
     """Converge the breakdown links of every container of a project (see
-    :func:`plan_project_casting`). Folders are not created here: links that need a missing
-    folder are left out and noted (the full reconcile syncs entities first)."""
+    :func:`plan_project_casting`; ``folders``, if given, serve its first plan only: a plan
+    again after a 409 reads them afresh). Folders are not created here: links that need a
+    missing folder are left out and noted (the full reconcile syncs entities first)."""
     key = f"{project_id}/casting"
     project = await ctx.reader.paired_project(project_id)
     if project is None:
         return ReconcileResult(key, "skipped", notes=(_UNPAIRED,))
     report = _Report()
-    diff = await _apply_fresh(
-        ctx, project, lambda: plan_project_casting(ctx, project_id, project, production), report
-    )
+    known = folders
+
+    async def plan() -> CastingDiff:
+        nonlocal known
+        given, known = known, None
+        return await plan_project_casting(ctx, project_id, project, production, given)
+
+    diff = await _apply_fresh(ctx, project, plan, report)
     if diff.missing:
         report.notes.append(
             f"{len(diff.missing)} cast Kitsu entities have no AYON folder, their links are "

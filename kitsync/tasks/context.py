@@ -12,6 +12,10 @@ from kitsync.core.plan import DeleteMode
 from kitsync.kitsu import KitsuClient
 from kitsync.tasks.locks import LocalLocks, ProjectLocks
 
+# A reconcile retries whole on a transient error (a full one reads a dozen Kitsu lists): a read
+# Zou fails now and then is tried again on the spot first.
+KITSU_GET_RETRIES = 2
+
 
 @dataclass(frozen=True)
 class SyncContext:
@@ -41,6 +45,7 @@ async def open_context(
                 password=reveal(settings.kitsu_password),
                 bot_token=reveal(settings.kitsu_bot_token),
                 timeout=settings.http_timeout,
+                get_retries=KITSU_GET_RETRIES,
             ) as kitsu,
             AyonWriter(
                 settings.ayon_url,

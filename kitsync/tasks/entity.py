@@ -8,6 +8,7 @@ levels), one batched AYON query per kind of state.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Literal, cast, get_args
 
@@ -21,6 +22,7 @@ from kitsync.core.desired import (
     root_spec,
     task_spec,
 )
+from kitsync.core.names import better_name_free
 from kitsync.core.plan import AyonSnapshot, Plan, plan
 from kitsync.kitsu import KitsuClient, KitsuNotFound
 from kitsync.schemas import AyonFolder
@@ -32,6 +34,15 @@ from kitsync.tasks.users import ensure_users
 
 EntityKind = Literal["asset", "episode", "sequence", "shot", "edit", "concept", "task"]
 ENTITY_KINDS: frozenset[str] = frozenset(get_args(EntityKind))
+# Folder kinds (``data.kitsuType``, else the folder type) that are reconciled by key.
+_KEYED: dict[str, EntityKind] = {
+    "Asset": "asset",
+    "Episode": "episode",
+    "Sequence": "sequence",
+    "Shot": "shot",
+    "Edit": "edit",
+    "Concept": "concept",
+}
 
 
 async def reconcile_entity(
@@ -64,7 +75,32 @@ async def reconcile_entity(
     result = await converge(make_plan, apply, empty=lambda planned: planned.empty)
     if result.empty:
         return ReconcileResult(key, "in step", notes=result.notes)
-    return ReconcileResult(key, "changed", changes, result.notes)
+    follow_ups = await _suffixes_to_shed(ctx, project_id, project, result.names_changed_under)
+    return ReconcileResult(key, "changed", changes, result.notes, follow_ups)
+
+
+async def _suffixes_to_shed(
+    ctx: SyncContext, project_id: str, project: str, parents: Iterable[str | None]
+) -> tuple[str, ...]:
+    """The keys of the folders under ``parents`` that wear a collision suffix while its bare
+    name is free, read after the write: the plan just applied freed the name (two shots
+    swapping names), or took the suffix while the holder was leaving. Their own reconciles
+    rename them (one key, one worker); a suffix taken while the holder is still there stays.
+    """
+    keys: list[str] = []
+    for siblings in (await ctx.reader.children(project, parents)).values():
+        taken = {folder.name.lower() for folder in siblings if folder.active}
+        for folder in siblings:
+            kind = _KEYED.get(str(folder.data.get("kitsuType", folder.folder_type)))
+            kitsu_id = folder.kitsu_id
+            if (
+                kind is not None
+                and kitsu_id is not None
+                and folder.active
+                and better_name_free(folder.name, kitsu_id, taken)
+            ):
+                keys.append(f"{project_id}/{kind}/{kitsu_id}")
+    return tuple(sorted(keys))
 
 
 async def _plan_folder(ctx: SyncContext, project: str, kind: str, kitsu_id: str) -> Plan:

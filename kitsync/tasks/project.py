@@ -17,17 +17,20 @@ applied (kitsync's folder ids are known in advance).
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from kitsync.ayon import AyonError, index_by_kitsu_id
-from kitsync.core.casting import CastingDiff, diff_project_casting, project_castings
+from kitsync.collector import collector_paused
+from kitsync.core.casting import CastingDiff, diff_project_casting
 from kitsync.core.plan import Plan
 from kitsync.core.production import Production, ProductionSpecs, production_specs
+from kitsync.core.routing import keys_changed_between
 from kitsync.errors import KitsyncError, TransientError
-from kitsync.schemas import BREAKDOWN, AyonLink, KitsuProject, Operation
+from kitsync.schemas import BREAKDOWN, AyonFolder, AyonLink, KitsuProject, Operation
 from kitsync.tasks._apply import apply_plan
 from kitsync.tasks._links import links_to_remove_with
 from kitsync.tasks._project_apply import Failure, apply_steps
@@ -42,7 +45,7 @@ from kitsync.tasks._project_plan import (
     removed_with,
 )
 from kitsync.tasks._project_read import AyonState, read_ayon, read_production
-from kitsync.tasks.casting import _cleared_outputs, reconcile_project_casting
+from kitsync.tasks.casting import _cleared_outputs, kitsu_castings, reconcile_project_casting
 from kitsync.tasks.context import SyncContext
 
 __all__ = ["Failure", "Progress", "ProjectNotPaired", "ProjectReport", "reconcile_project"]
@@ -51,7 +54,9 @@ Progress = Callable[[int, int, str], None]
 """``progress(done, total, phase)``; phases: reading, writing (operations done of total),
 linking, done."""
 
-PASSES = 2  # a second, fresh plan after failures: races heal, real refusals fail twice
+# A second, fresh plan after failures (races heal, real refusals fail twice) or after a plan
+# that is not settled (a folder kept a suffix whose bare name the plan freed: a name swap).
+PASSES = 2
 
 
 class ProjectNotPaired(KitsyncError):
@@ -72,6 +77,9 @@ class ProjectReport:
     # One line per planned change, in order (operations, then links), for ``-v``.
     planned: tuple[str, ...] = ()
     operations: tuple[Operation, ...] = ()
+    # Keys of what Kitsu changed while the run worked (see ``_Run.changed_meanwhile``): the
+    # worker queues them, for their event reconciles to read the newest state.
+    follow_ups: tuple[str, ...] = ()
 
     @property
     def outcome(self) -> Literal["in step", "changed", "failed"]:
@@ -135,8 +143,8 @@ class _Run:
         self.kitsu_name = ""
 
     async def dry(self) -> ProjectReport:
-        read = await self._read()
-        planned, state = await self._plan(read)
+        read, ayon = await self._read()
+        planned, state = await self._plan(read, ayon)
         describer = Describer(state.folders, state.tasks)
         steps = describer.steps(planned.entities.operations)
         self.changes.update(planned.counts())
@@ -166,50 +174,89 @@ class _Run:
         return self._report(lines, planned.entities.operations, dry_run=True)
 
     async def real(self) -> ProjectReport:
-        read = await self._read()
+        read, first = await self._read()
+        ayon: AyonState | None = first  # what the next pass plans from (None: read it then)
         failures: list[Failure] = []
         lines: list[str] = []
         operations: tuple[Operation, ...] = ()
+        folders: list[AyonFolder] | None = None  # AYON's folders now, if known without a read
         for _ in range(PASSES):
-            planned, state = await self._plan(read)
+            planned, state = await self._plan(read, ayon)
+            ayon = None  # a next pass reads afresh: this one may write
             if planned.empty:
                 failures = []  # what failed before has been done since, by another worker
+                folders = state.folders  # nothing written since they were read
                 break
-            steps = Describer(state.folders, state.tasks).steps(planned.entities.operations)
+            with collector_paused():
+                steps = Describer(state.folders, state.tasks).steps(planned.entities.operations)
             lines = lines or [step.what for step in steps]
             operations = operations or planned.entities.operations
             failures = await self._apply(planned, steps)
-            if not failures:
+            if not failures and planned.entities.settled:
                 break
         self.progress(0, 0, "linking")
-        failures += await self._link(read)
+        failures += await self._link(read, folders)
+        follow_ups = await self.changed_meanwhile(read) if self.changes else ()
         self.progress(0, 0, "done")
-        return self._report(lines, operations, failures=failures)
+        report = self._report(lines, operations, failures=failures)
+        return replace(report, follow_ups=follow_ups)
+
+    async def changed_meanwhile(self, read: _Read) -> tuple[str, ...]:
+        """What Kitsu changed between this run's read and the end of its writes: an event
+        reconcile of it may have run before this run's write, which then put the older state
+        back. Only after writing anything: a run that wrote nothing undid nothing."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                kitsu = group.create_task(read_production(self.ctx.kitsu, self.project_id))
+                links = group.create_task(self.ctx.kitsu.entity_links(self.project_id))
+        except ExceptionGroup as failures:
+            raise failures.exceptions[0] from None
+        now = replace(kitsu.result()[1], entity_links=links.result())
+        return tuple(map(str, keys_changed_between(self.project_id, read.production, now)))
 
     # -- reading and planning -------------------------------------------------------------
 
-    async def _read(self) -> _Read:
+    async def _read(self) -> tuple[_Read, AyonState]:
+        """Kitsu's side with its entity links, and AYON's for the first plan: all at once, as
+        none of these reads needs another's answer."""
         self.progress(0, 0, "reading")
-        kitsu_project, production = await read_production(self.ctx.kitsu, self.project_id)
+        try:
+            async with asyncio.TaskGroup() as group:
+                kitsu = group.create_task(read_production(self.ctx.kitsu, self.project_id))
+                links = group.create_task(self.ctx.kitsu.entity_links(self.project_id))
+                ayon = group.create_task(read_ayon(self.ctx.reader, self.project))
+        except ExceptionGroup as failures:
+            raise failures.exceptions[0] from None
+        kitsu_project, production = kitsu.result()
+        production = replace(production, entity_links=links.result())
         self.kitsu_name = kitsu_project.name
-        return _Read(kitsu_project, production, production_specs(production))
+        with collector_paused():
+            specs = production_specs(production)
+        return _Read(kitsu_project, production, specs), ayon.result()
 
-    async def _plan(self, read: _Read) -> tuple[ProjectPlan, AyonState]:
+    async def _plan(self, read: _Read, ayon: AyonState | None) -> tuple[ProjectPlan, AyonState]:
+        """Plan from AYON's state ``ayon`` (read now when None)."""
+        state = ayon if ayon is not None else await read_ayon(self.ctx.reader, self.project)
+        with collector_paused():
+            managed = managed_entities(read.production, read.specs, state)
         emails = {email for task in read.specs.tasks for email in task.assignee_emails}
-        state = await read_ayon(self.ctx.reader, self.project, emails)
-        managed = managed_entities(read.production, read.specs, state)
-        with_products = await self.ctx.reader.folders_with_products(
-            self.project, [managed.folders[key].id for key in managed.gone_folders]
+        with_products, users = await asyncio.gather(
+            self.ctx.reader.folders_with_products(
+                self.project, [managed.folders[key].id for key in managed.gone_folders]
+            ),
+            self.ctx.reader.users_by_email(emails),
         )
-        planned = plan_project(
-            read.production,
-            read.specs,
-            read.kitsu_project,
-            state,
-            managed,
-            with_products=with_products,
-            delete_mode=self.ctx.delete_mode,
-        )
+        state = replace(state, users_by_email=users)
+        with collector_paused():
+            planned = plan_project(
+                read.production,
+                read.specs,
+                read.kitsu_project,
+                state,
+                managed,
+                with_products=with_products,
+                delete_mode=self.ctx.delete_mode,
+            )
         self.plan_notes = planned.entities.notes
         return planned, state
 
@@ -219,10 +266,7 @@ class _Run:
         """The breakdown link changes ``reconcile_project_casting`` will make once the planned
         operations are applied (its planning, on AYON's state as it will then be), and the
         links there are now by id."""
-        production = read.production
-        kitsu_links = await self.ctx.kitsu.entity_links(self.project_id)
-        containers = [*production.assets, *production.shots, *production.episodes]
-        castings = project_castings(kitsu_links, production.assets, (c.id for c in containers))
+        castings = await kitsu_castings(self.ctx.kitsu, self.project_id, read.production)
         kitsu_ids = {*castings, *(asset for casting in castings.values() for asset in casting)}
         removed = removed_with(state.folders, state.tasks, deleted)
         after = folders_after(state.folders, planned.entities.operations, removed)
@@ -276,9 +320,11 @@ class _Run:
             )
         return failures
 
-    async def _link(self, read: _Read) -> list[Failure]:
+    async def _link(self, read: _Read, folders: list[AyonFolder] | None) -> list[Failure]:
         try:
-            result = await reconcile_project_casting(self.ctx, self.project_id, read.production)
+            result = await reconcile_project_casting(
+                self.ctx, self.project_id, read.production, folders
+            )
         except AyonError as error:
             if isinstance(error, TransientError):
                 raise

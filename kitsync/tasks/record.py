@@ -9,8 +9,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
+from kitsync.ayon import AyonError, AyonUnavailable
 from kitsync.core.routing import Key, keys_for_event
 from kitsync.schemas import KitsuEvent
 from kitsync.tasks.context import SyncContext
@@ -18,6 +20,12 @@ from kitsync.tasks.result import ReconcileResult
 
 KITSU_EVENT_TOPIC = "kitsu.event"
 RECONCILE_TOPIC = "kitsync.reconcile"
+# A batch of Kitsu events is recorded all or nothing: an event AYON could not take (a 503, a
+# timeout) is tried again on the spot, so that one failure in fifty does not redo the batch.
+RECORD_ATTEMPTS = 3
+RECORD_RETRY_DELAY = 0.5  # seconds, times the attempt
+
+log = logging.getLogger("kitsync.record")
 
 
 def kitsu_event_hash(event_id: str) -> str:
@@ -25,7 +33,13 @@ def kitsu_event_hash(event_id: str) -> str:
 
 
 async def record_kitsu_events(ctx: SyncContext, events: Sequence[KitsuEvent]) -> int:
-    """Record the events of paired projects; returns how many were new to AYON."""
+    """Record the events of paired projects; returns how many were new to AYON.
+
+    One event AYON could not take fails the whole batch (the ingest is retried, its events
+    unseen till then): each is tried ``RECORD_ATTEMPTS`` times first, and every one of the batch
+    gets its tries before the first failure is raised (those recorded stay recorded: their hash
+    makes the next try a no-op).
+    """
     paired = await ctx.reader.paired_projects()
 
     async def record(event: KitsuEvent) -> bool:
@@ -33,23 +47,35 @@ async def record_kitsu_events(ctx: SyncContext, events: Sequence[KitsuEvent]) ->
         project = paired.get(project_id) if isinstance(project_id, str) else None
         if project is None:
             return False
-        created = await ctx.writer.emit_event(
-            KITSU_EVENT_TOPIC,
-            project=project,
-            hash=kitsu_event_hash(event.id),
-            description=f"Kitsu {event.name}",
-            summary={
-                "kitsuEventId": event.id,
-                "name": event.name,
-                "kitsuProjectId": project_id,
-                "createdAt": event.created_at.isoformat(),
-                "keys": [str(key) for key in keys_for_event(event)],
-            },
-            payload={"data": event.data},
-        )
-        return created is not None
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                created = await ctx.writer.emit_event(
+                    KITSU_EVENT_TOPIC,
+                    project=project,
+                    hash=kitsu_event_hash(event.id),
+                    description=f"Kitsu {event.name}",
+                    summary={
+                        "kitsuEventId": event.id,
+                        "name": event.name,
+                        "kitsuProjectId": project_id,
+                        "createdAt": event.created_at.isoformat(),
+                        "keys": [str(key) for key in keys_for_event(event)],
+                    },
+                    payload={"data": event.data},
+                )
+            except AyonUnavailable:
+                if attempt == RECORD_ATTEMPTS:
+                    raise
+                await asyncio.sleep(RECORD_RETRY_DELAY * attempt)
+            else:
+                return created is not None
+        raise AssertionError("unreachable")
 
-    return sum(await asyncio.gather(*(record(event) for event in events)))
+    outcomes = await asyncio.gather(*(record(event) for event in events), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return sum(outcome is True for outcome in outcomes)
 
 
 async def record_reconcile(
@@ -89,7 +115,12 @@ SYNC_TOPIC = "kitsync.sync"
 
 class SyncProgress:
     """A full reconcile shown as one AYON event: pending, in progress (every tenth), then finished
-    or failed with the report. ``update`` is the reconcile's progress callback."""
+    or failed with the report. ``update`` is the reconcile's progress callback.
+
+    The event is an audit trail, as the reconcile records are: when AYON fails to take it (down,
+    timing out), that is logged and the reconcile goes on; it is never a reason to run the whole
+    reconcile again.
+    """
 
     def __init__(self, ctx: SyncContext, project: str, project_id: str) -> None:
         self._ctx = ctx
@@ -100,14 +131,17 @@ class SyncProgress:
         self._pending: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        self._event_id = await self._ctx.writer.emit_event(
-            SYNC_TOPIC,
-            project=self._project,
-            hash=None,
-            description=f"full sync of Kitsu project {self._project_id}",
-            summary={"kitsuProjectId": self._project_id},
-            finished=False,
-        )
+        try:
+            self._event_id = await self._ctx.writer.emit_event(
+                SYNC_TOPIC,
+                project=self._project,
+                hash=None,
+                description=f"full sync of Kitsu project {self._project_id}",
+                summary={"kitsuProjectId": self._project_id},
+                finished=False,
+            )
+        except AyonError as error:
+            log.warning("could not show the full sync of %s in AYON: %s", self._project, error)
 
     def update(self, done: int, total: int, phase: str) -> None:
         tenth = done * 10 // total if total else 10
@@ -119,14 +153,25 @@ class SyncProgress:
             self._ctx.writer.update_event(self._event_id, status="in_progress", summary=summary)
         )
         self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        task.add_done_callback(self._updated)
+
+    def _updated(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        # Retrieved here: a task that failed before ``finish`` gathers it is no longer pending.
+        error = None if task.cancelled() else task.exception()
+        if error is not None:
+            log.warning("could not show the progress of %s in AYON: %s", self._project, error)
 
     async def finish(self, description: str, summary: dict[str, object], *, failed: bool) -> None:
         await asyncio.gather(*self._pending, return_exceptions=True)
-        if self._event_id is not None:
+        if self._event_id is None:
+            return
+        try:
             await self._ctx.writer.update_event(
                 self._event_id,
                 status="failed" if failed else "finished",
                 summary={"kitsuProjectId": self._project_id, **summary},
                 description=description,
             )
+        except AyonError as error:
+            log.warning("could not show the end of the full sync of %s: %s", self._project, error)

@@ -15,6 +15,9 @@ class ReconcileResult:
     outcome: Outcome
     changes: Mapping[str, int] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # Other keys to reconcile because of what this one changed (a sibling whose collision
+    # suffix can go now that this one freed the name): queued by the worker, never run here.
+    follow_ups: tuple[str, ...] = ()
 
     def describe(self) -> str:
         if self.outcome == "changed":

@@ -15,6 +15,7 @@ from celery import Celery
 from kitsync.config import Settings, reveal
 from kitsync.worker.keyqueue import RedisKeyQueue
 from kitsync.worker.retries import MAX_DELAY
+from kitsync.worker.transport import TRANSPORT
 
 if TYPE_CHECKING:
     from kitsync.worker.runtime import Runtime
@@ -61,6 +62,8 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
             "control_folder": str(folder / "control"),
         }
     else:
+        # kombu's Redis transport, fixed so a worker survives a Redis restart (see the module).
+        app.conf.broker_transport = TRANSPORT
         app.conf.broker_transport_options = {
             "visibility_timeout": VISIBILITY_TIMEOUT,
             # Every broker key under kitsync's prefix, beside the key queue's.

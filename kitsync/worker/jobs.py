@@ -24,7 +24,6 @@ from celery import Celery, Task
 from kitsync.ayon import AyonError
 from kitsync.config import Settings
 from kitsync.core.routing import Key, keys_for_event, route
-from kitsync.errors import TransientError
 from kitsync.metrics import KEYS, LATENCY, POLLER_LAG, RECONCILES
 from kitsync.schemas import KitsuEvent
 from kitsync.tasks.context import SyncContext
@@ -37,7 +36,13 @@ from kitsync.tasks.result import ReconcileResult
 from kitsync.worker.cursor import PollLock
 from kitsync.worker.keyqueue import Claim, KeyQueue
 from kitsync.worker.leases import LeaseLost, while_holding
-from kitsync.worker.retries import MAX_ATTEMPTS, backoff, is_transient
+from kitsync.worker.retries import (
+    MAX_ATTEMPTS,
+    REPUBLISH_POLICY,
+    TRANSIENT_ERRORS,
+    backoff,
+    is_transient,
+)
 from kitsync.worker.runtime import Runtime
 from kitsync.worker.sink import CelerySink
 
@@ -88,6 +93,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         name="kitsync.ingest",
         autoretry_for=(Exception,),
         dont_autoretry_for=(ValueError,),
+        retry_kwargs={"retry_policy": REPUBLISH_POLICY},
         retry_backoff=True,
         retry_backoff_max=600,
         retry_jitter=True,
@@ -138,6 +144,8 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
             claim = runtime.run(queue.claim(key, owner, lease))
         if claim is Claim.NOT_QUEUED:
             return {"key": key, "outcome": "duplicate delivery, dropped"}
+        if claim is Claim.NOT_DUE:
+            return {"key": key, "outcome": "retry not due yet (its task is scheduled), dropped"}
         if claim is Claim.BUSY:
             schedule([key], countdown=lease / 4)
             return {"key": key, "outcome": "busy elsewhere, retrying later"}
@@ -154,6 +162,8 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
             return failed
         if runtime.run(queue.done(key, owner)):
             schedule([key])
+        if result.follow_ups:
+            schedule(runtime.run(queue.add(list(result.follow_ups))))
         RECONCILES.labels(kind, result.outcome).inc()
         if since is not None and result.outcome == "changed":
             LATENCY.observe((_utc_now() - datetime.fromisoformat(since)).total_seconds())
@@ -256,7 +266,8 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
     @app.task(
         name="kitsync.reconcile_project",
         shared=False,
-        autoretry_for=(TransientError,),
+        # Redis errors too: the project's anatomy lock lives there.
+        autoretry_for=TRANSIENT_ERRORS,
         retry_backoff=True,
         retry_backoff_max=600,
         retry_jitter=True,
@@ -267,6 +278,9 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
     def reconcile_project(project_id: str) -> dict[str, Any]:
         context = runtime.context()
         report = runtime.run(_reconcile_project(context, project_id))
+        if report.follow_ups:
+            schedule(runtime.run(runtime.queue().add(list(report.follow_ups))))
+            log.info("full reconcile: %s keys changed in Kitsu meanwhile", len(report.follow_ups))
         log.info("full reconcile: %s", report.describe())
         return {
             "project": report.project,

@@ -9,6 +9,7 @@ outlasts ``MAX_ATTEMPTS``, goes to the dead-letter list for a person to look at.
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import redis.exceptions
 from kombu.exceptions import OperationalError
@@ -19,8 +20,20 @@ MAX_ATTEMPTS = 8
 BASE_DELAY = 2.0
 MAX_DELAY = 600.0
 
+# Retrying a Celery task publishes a new message. With the broker (Redis) down that fails, and
+# Celery then rejects the task for good: its message stays unacknowledged in Redis until the
+# visibility timeout (an hour). For ``ingest`` that loses events the receiver took (found by the
+# fault tier: an ingest started just before a Redis restart failed on its first key-queue call).
+# Its retry waits for the broker instead, up to about five minutes: a restart takes seconds.
+REPUBLISH_POLICY: dict[str, Any] = {
+    "max_retries": 60,
+    "interval_start": 0.5,
+    "interval_step": 0.5,
+    "interval_max": 5.0,
+}
 
-_TRANSIENT = (
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
@@ -30,7 +43,7 @@ _TRANSIENT = (
 
 
 def is_transient(error: BaseException) -> bool:
-    return isinstance(error, _TRANSIENT)
+    return isinstance(error, TRANSIENT_ERRORS)
 
 
 def backoff(attempt: int, rng: random.Random | None = None) -> float:

@@ -244,6 +244,10 @@ class FaultBed:
             url = stack.enter_context(serve(app))
             pool = await asyncpg.create_pool(self.reference_dsn, min_size=1, max_size=4)
             stack.push_async_callback(pool.close)
+            # Inactive afterwards, so the next reference of the same production can pair.
+            stack.push_async_callback(
+                pool.execute, "UPDATE public.projects SET active = false WHERE name = $1", project
+            )
             await add_users(pool)
             kitsu = await stack.enter_async_context(
                 KitsuClient(self.kitsu_url, bot_token=BOT_TOKEN)

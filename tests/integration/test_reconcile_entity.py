@@ -177,3 +177,28 @@ async def test_missing_users_are_created_only_when_asked(pg_dsn: str) -> None:
         assert "password" not in json.loads(user["data"])
         assigned = {a for _, _, users in (await bed.tasks()).values() for a in users}
         assert "chloe.castel" in assigned
+
+
+async def test_swapped_names_leave_no_suffix_once_follow_ups_run(pg_dsn: str) -> None:
+    """SH0010 and SH0020 swap names (through a temporary one); SH0010's reconcile runs first
+    and finds its new name still held, so it takes a suffix. SH0020's reconcile frees that
+    name and asks for SH0010's key again, whose reconcile then takes the bare name."""
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        await _reconcile_all(bed, FILM, await _keys(bed, FILM))
+        shots = {shot.name: shot.id for shot in await bed.ctx.kitsu.shots(FILM)}
+        first, second = shots["SH0010"], shots["SH0020"]
+        bed.kitsu.update_entity(first, name="tmp")
+        bed.kitsu.update_entity(second, name="SH0010")
+        bed.kitsu.update_entity(first, name="SH0020")
+
+        taken = await reconcile_entity(bed.ctx, FILM, "shot", first)
+        assert taken.follow_ups == ()  # SH0020 still held by the other shot
+        assert f"sequences/sq010/sh0020_{first[:8]}" in await bed.tree()
+        freed = await reconcile_entity(bed.ctx, FILM, "shot", second)
+        assert freed.follow_ups == (f"{FILM}/shot/{first}",)
+        again = await reconcile_entity(bed.ctx, FILM, "shot", first)
+        assert again.outcome == "changed" and again.follow_ups == ()
+        tree = await bed.tree()
+        assert tree["sequences/sq010/sh0010"][1] == "SH0010"
+        assert tree["sequences/sq010/sh0020"][1] == "SH0020"
+        assert not [path for path in tree if path.startswith("sequences/") and "_" in path]

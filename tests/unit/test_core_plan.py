@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from kitsync.core.desired import FolderSpec, TaskSpec, root_spec
 from kitsync.core.ids import ayon_id
+from kitsync.core.names import slug
 from kitsync.core.plan import AyonSnapshot, Plan, plan
 from kitsync.core.production import Production, ProductionSpecs, production_specs
 from kitsync.schemas.ayon import AyonFolder
@@ -190,6 +193,57 @@ def test_hand_made_folder_name_is_not_taken_over() -> None:
     assert sorted(f.name for f in ayon.folders.values()) == ["SEQUENCES", "sequences_sequence"]
 
 
+def _shots(*names: tuple[str, str]) -> list[FolderSpec]:
+    """Shot specs under the shots root, oldest first: (Kitsu id, Kitsu name)."""
+    return [root_spec("shot")] + [
+        FolderSpec(key, "Shot", name, name, "Shot", "shot", created=f"{i:02d}")
+        for i, (key, name) in enumerate(names)
+    ]
+
+
+def _names(ayon: MemoryAyon) -> dict[str, str]:
+    return {f.kitsu_id or "": f.name for f in ayon.folders.values() if f.folder_type == "Shot"}
+
+
+X, Y = "0a8ff8f8-d355-47f8-a24d-3882adcf978d", "72d417a5-c4eb-4529-a3e5-0df589228e8c"
+
+
+def test_a_suffix_goes_once_the_bare_name_is_freed() -> None:
+    """Y, renamed to A while X still held it, got a suffix; X is renamed away: the next plan
+    of Y (a full one here, or Y's own after a follow-up) gives Y the bare name."""
+    ayon = MemoryAyon(default_anatomy())
+    ayon.apply(plan(ayon.snapshot(), _shots((X, "A"), (Y, "B"))))
+    ayon.apply(plan(ayon.snapshot(), _shots((X, "A"), (Y, "A"))[2:]))  # Y's own reconcile
+    assert _names(ayon) == {X: "a", Y: "a_72d417a5"}
+    renamed = plan(ayon.snapshot(), _shots((X, "C"), (Y, "A")))
+    assert renamed.settled  # Y had no operation of its own: renamed after X's in this plan
+    ayon.apply(renamed)
+    assert _names(ayon) == {X: "c", Y: "a"}
+    assert plan(ayon.snapshot(), _shots((X, "C"), (Y, "A"))).empty
+
+
+def test_swapped_names_settle_in_two_plans_without_a_suffix_left() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    ayon.apply(plan(ayon.snapshot(), _shots((X, "A"), (Y, "B"))))
+    swapped = _shots((X, "B"), (Y, "A"))
+    first = plan(ayon.snapshot(), swapped)
+    assert not first.settled  # X took a suffix: Y held B until Y's own update
+    ayon.apply(first)
+    assert _names(ayon) == {X: "b_0a8ff8f8", Y: "a"}
+    ayon.apply(plan(ayon.snapshot(), swapped))
+    assert _names(ayon) == {X: "b", Y: "a"}
+
+
+def test_a_plan_tells_where_it_freed_a_name_or_took_a_suffix() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    ayon.apply(plan(ayon.snapshot(), _shots((X, "A"), (Y, "B"))))
+    root = ayon.snapshot().folders["shot"].id
+    assert plan(ayon.snapshot(), _shots((X, "C"))[1:]).names_changed_under == {root}
+    retitled = replace(_shots((X, "A"))[1], attrib={"description": "new"})
+    assert plan(ayon.snapshot(), [retitled]).names_changed_under == frozenset()
+    assert plan(ayon.snapshot(), gone_folders=[Y]).names_changed_under == {root}
+
+
 kitsu_names = st.sampled_from(["SH010", "sh010", "SH 010", "Sh-010", "SH020", "x", "X", "!!", ""])
 
 
@@ -202,7 +256,8 @@ def test_colliding_siblings_stay_unique_and_plans_are_idempotent(
     first: list[tuple[str, bool]], second: list[tuple[str, bool]]
 ) -> None:
     """Any sequence of renames/cancels: names stay unique among active siblings (MemoryAyon
-    asserts it on every operation) and planning right after applying gives an empty plan."""
+    asserts it on every operation), planning right after applying a settled plan gives an
+    empty plan, and a folder no active sibling collides with wears no suffix."""
     ids = [str(uuid.UUID(int=i + 1)) for i in range(max(len(first), len(second)))]
     ayon = MemoryAyon(default_anatomy())
 
@@ -218,10 +273,19 @@ def test_colliding_siblings_stay_unique_and_plans_are_idempotent(
     for state in (first, second):
         wanted = specs(state)
         gone = set(ayon.snapshot().folders) - {s.key for s in wanted.folders}
-        ayon.apply(plan(ayon.snapshot(), wanted.folders, gone_folders=gone))
+        planned = plan(ayon.snapshot(), wanted.folders, gone_folders=gone)
+        ayon.apply(planned)
+        if not planned.settled:  # a suffix whose bare name the plan itself freed
+            again = plan(ayon.snapshot(), wanted.folders)
+            assert again.settled
+            ayon.apply(again)
         assert plan(ayon.snapshot(), wanted.folders).empty
-    labels = sorted(f.label or "" for f in ayon.folders.values() if f.folder_type == "Shot")
-    assert labels == sorted(name for name, _ in second)
+    shots = [f for f in ayon.folders.values() if f.folder_type == "Shot"]
+    assert sorted(f.label or "" for f in shots) == sorted(name for name, _ in second)
+    slugs = Counter(slug(f.label or "") for f in shots if f.active)
+    for folder in shots:
+        if folder.active and slugs[slug(folder.label or "")] == 1:
+            assert folder.name == slug(folder.label or "")
 
 
 @pytest.mark.parametrize("kitsu_name", ["SH010", "Épisode 1!", "!!!"])

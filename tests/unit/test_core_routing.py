@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from kitsync.core.routing import Key, keys_for_event, route
-from kitsync.schemas.kitsu import KitsuEvent
+from kitsync.core.production import Production
+from kitsync.core.routing import Key, keys_changed_between, keys_for_event, route
+from kitsync.schemas.kitsu import KitsuEntityLink, KitsuEvent
 from tests.conftest import FIXTURES
+from tests.unit.kitsu_production import Stage, recorded_production
 
 FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
 
@@ -102,3 +105,39 @@ def test_key_parse_rejects_garbage() -> None:
     for text in ("a/b", "p/planet/x", "/shot/x", "p/shot/"):
         with pytest.raises(ValueError):
             Key.parse(text)
+
+
+def _film(stage: Stage) -> Production:
+    links = json.loads((FIXTURES / "kitsu" / "film" / stage / "entity_links.json").read_text())
+    return replace(
+        recorded_production("film", stage),
+        entity_links=[KitsuEntityLink.model_validate(link) for link in links],
+    )
+
+
+def test_keys_changed_between_two_reads_of_a_production() -> None:
+    """What a full reconcile hands back to the event path: what Kitsu changed while it ran."""
+    before, after = _film("after_build"), _film("after_mutations")
+    assert keys_changed_between(FILM, before, before) == ()
+    changed = {str(key) for key in keys_changed_between(FILM, before, after)}
+    ids = {e.name: e.id for e in [*before.assets, *before.sequences, *before.shots]}
+    ids |= {e.name: e.id for e in after.shots}
+    for kind, name in [
+        ("asset", "Villain"),  # renamed
+        ("asset", "Goblet"),  # deleted
+        ("asset", "Smoke"),  # canceled
+        ("sequence", "SQ020"),  # renamed
+        ("shot", "SH0080"),  # moved
+        ("shot", "SH0070"),  # deleted
+        ("shot", "SH0090"),  # created
+    ]:
+        assert f"{FILM}/{kind}/{ids[name]}" in changed, name
+    assert f"{FILM}/casting/{ids['SH0070']}" in changed  # a container: its casting too
+    assert f"{FILM}/sequence/{ids['SQ010']}" not in changed
+
+    # Only an occurrence count changes: the container's casting, nothing else.
+    assert before.entity_links
+    link = before.entity_links[0]
+    recast = [link.model_copy(update={"nb_occurences": link.nb_occurences + 1})]
+    more = replace(before, entity_links=[*recast, *before.entity_links[1:]])
+    assert keys_changed_between(FILM, before, more) == (Key(FILM, "casting", link.entity_in_id),)

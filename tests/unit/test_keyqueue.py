@@ -255,11 +255,22 @@ class KeyQueueContract:
         for attempt in (1, 2, 3):
             assert await queue.claim(KEY, "w1", 30) is Claim.GRANTED
             assert await queue.attempts(KEY) == attempt
-            assert await queue.fail(KEY, "w1", "timeout", retry_in=5) is True
+            assert await queue.fail(KEY, "w1", "timeout", retry_in=1) is True
         stats = await queue.stats()
         assert (stats.queued, stats.processing, stats.dead) == (1, (), 0)
         assert await run_once(queue, KEY, "w2") is False
         assert await queue.attempts(KEY) == 0
+
+    async def test_an_early_claim_of_a_retry_is_dropped_and_costs_no_attempt(
+        self, queue: KeyQueue
+    ) -> None:
+        await queue.add([KEY])
+        await queue.claim(KEY, "w1", 30)
+        assert await queue.fail(KEY, "w1", "503", retry_in=60) is True
+        # A duplicate task (recovery, redelivery) long before the retry is due.
+        assert await queue.claim(KEY, "w2", 30) is Claim.NOT_DUE
+        assert await queue.attempts(KEY) == 1
+        assert (await queue.stats()).queued == 1
 
     async def test_retry_replaces_the_pending_rerun(self, queue: KeyQueue) -> None:
         await queue.add([KEY])

@@ -8,7 +8,7 @@ between workers, ``StubKeyQueue`` keeps it in process. The caller's loop for one
     # in the task:
     match await queue.claim(key, owner, lease_seconds):
         case Claim.BUSY: retry the task later
-        case Claim.NOT_QUEUED: drop it (a duplicate delivery)
+        case Claim.NOT_QUEUED | Claim.NOT_DUE: drop it (a duplicate delivery)
         case Claim.GRANTED:
             reconcile(key)   # calling queue.extend(...) while it runs long
             if await queue.done(key, owner): schedule(key)

@@ -39,8 +39,16 @@ class Claim(enum.StrEnum):
     """Run the reconcile, then call ``done`` (or ``fail``)."""
     BUSY = "busy"
     """Another owner holds an unexpired lease: retry the task later."""
+    NOT_DUE = "not_due"
+    """Queued for a retry that is not due yet: its own task is scheduled for then, so this is
+    a duplicate (a recovery or redelivery); drop it rather than spend an attempt early."""
     NOT_QUEUED = "not_queued"
     """Neither queued nor processing: a duplicate delivery of an old task, drop it."""
+
+
+# A task scheduled for a retry's due time may start a little early (its worker's clock against
+# the backend's): claims this close to the due time are granted.
+EARLY_SLACK_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +95,9 @@ class KeyQueue(ABC):
     async def claim(self, key: str, owner: str, lease_seconds: float) -> Claim:
         """Start processing ``key`` as ``owner`` with a lease; clears the dirty mark.
 
-        GRANTED from QUEUED, from an expired lease (its worker died) and to the owner that
-        already holds it (a redelivered task); each GRANTED counts one attempt.
+        GRANTED from QUEUED (once due, within ``EARLY_SLACK_SECONDS``), from an expired lease
+        (its worker died) and to the owner that already holds it (a redelivered task); each
+        GRANTED counts one attempt.
         """
         _check_owner(owner)
         _check_seconds("lease_seconds", lease_seconds, allow_zero=False)

@@ -18,7 +18,15 @@ Test hooks:
   ``method=`` / ``path=`` (a prefix) restrict which requests are hit; ``delay=`` stalls first.
 - ``inject_delay(app, seconds, count=1)``: stall the next request(s), then handle them normally
   (a client that timed out may still see its write happen, as with a slow real server).
-- ``clear_faults(app)``; ``app.state.fail_next`` is the underlying queue.
+- ``inject_failure_rate(app, rate=0.2, statuses=(503,), timeout_share=0.5, stall=2.0, seed=7)``:
+  from now on each request fails with probability ``rate`` (a seeded draw per request): half of
+  the failures answer a status from ``statuses`` and write nothing, half stall ``stall`` seconds
+  (longer than the client's timeout) and are then handled normally, so the client sees a timeout
+  while its write happens. ``method=`` / ``path=`` restrict it; queued faults come first.
+- ``inject_rejection(app, match, status=400, detail=...)``: refuse every request whose
+  ``match(method, path, json_body)`` is true, after authentication, until cleared: a value
+  AYON's own validation would refuse (e.g. an attribute out of its range). Nothing is written.
+- ``clear_faults(app)`` ends all of them; ``app.state.fail_next`` is the underlying plan.
 
 Not served: GraphQL (kitsync reads AYON through SQL), versions/representations/workfiles,
 thumbnails, ``activity.created`` event rows.
@@ -32,7 +40,13 @@ from ._app import create_app
 from ._auth import HUMAN_KEY, SERVICE_KEY
 from ._db import connect, ensure_public_tables
 from ._events import Caller
-from ._faults import clear_faults, inject_delay, inject_failures
+from ._faults import (
+    clear_faults,
+    inject_delay,
+    inject_failure_rate,
+    inject_failures,
+    inject_rejection,
+)
 from ._projects import deploy_project
 
 __all__ = [
@@ -42,7 +56,9 @@ __all__ = [
     "create_app",
     "create_project",
     "inject_delay",
+    "inject_failure_rate",
     "inject_failures",
+    "inject_rejection",
 ]
 
 

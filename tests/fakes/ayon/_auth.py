@@ -31,7 +31,8 @@ _OWN_ATTRIB = ["fullName", "email", "avatarUrl", "developerMode"]
 
 
 class Gate:
-    """ASGI middleware: log the request, apply injected faults, then authenticate."""
+    """ASGI middleware: log the request, apply injected faults, authenticate, then apply
+    injected rejections (which read the body)."""
 
     def __init__(
         self,
@@ -57,8 +58,7 @@ class Gate:
                 receive = await _received(receive)
                 await asyncio.sleep(fault.delay)
             if fault.status is not None:
-                detail = "Injected failure (fake AYON server)"
-                await _answer(scope, receive, send, fault.status, detail)
+                await _answer(scope, receive, send, fault.status, fault.detail)
                 return
         user = None
         if path not in _PUBLIC_PATHS:
@@ -75,12 +75,23 @@ class Gate:
                 detail = "Invalid API key" if path == "/api/users/me" else "Invalid session"
                 await _answer(scope, receive, send, 401, detail)
                 return
+        if self._faults.inspects_bodies:  # as AYON's validation: after authentication
+            raw, receive = await _buffered(receive)
+            refused = self._faults.rejection(method, path, _json_or_none(raw))
+            if refused is not None and refused.status is not None:
+                await _answer(scope, receive, send, refused.status, refused.detail)
+                return
         scope.setdefault("state", {})["user"] = user
         await self._app(scope, receive, send)
 
 
 async def _received(receive: Receive) -> Receive:
     """Read the whole request now (a stalled server has it already), and replay it later."""
+    return (await _buffered(receive))[1]
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, read now, and a ``receive`` that replays it."""
     chunks = []
     while True:
         message = await receive()
@@ -89,12 +100,20 @@ async def _received(receive: Receive) -> Receive:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
-    replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+    body = b"".join(chunks)
+    replay: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def replayed() -> Message:
         return replay.pop() if replay else await receive()
 
-    return replayed
+    return body, replayed
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except ValueError:
+        return None
 
 
 def _api_key_from_authorization(value: str | None) -> str | None:

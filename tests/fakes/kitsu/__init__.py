@@ -9,6 +9,7 @@ log the events a real Zou logs for them. Serve ``FakeKitsu.app`` with
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from ._auth import ADMIN_EMAIL, ADMIN_PASSWORD, BOT_TOKEN, PERSON_PASSWORD
 from ._clock import Clock
 from ._events import EventLog
 from ._fixtures import Production, Stage, admin_id, load, load_reference
-from ._state import FakeState
+from ._state import FailureRate, FakeState
 from ._store import Row, Store
 
 __all__ = [
@@ -72,6 +73,36 @@ class FakeKitsu:
         """The next ``count`` requests wait ``seconds`` before answering."""
         with self._state.lock:
             self._state.faults.delays.extend([seconds] * count)
+
+    def failure_rate(
+        self,
+        rate: float,
+        statuses: Sequence[int] = (500, 502, 503),
+        *,
+        timeout_share: float = 0.0,
+        stall: float = 0.0,
+        seed: int | None = None,
+    ) -> dict[str, int]:
+        """From now on each request fails with probability ``rate`` (seeded: the same ``seed``
+        draws the same outcomes for the same sequence of requests); ``rate=0`` ends it.
+
+        A failure stalls ``stall`` seconds and is then answered normally with probability
+        ``timeout_share`` (a client timeout), else answers one of ``statuses``. Queued failures
+        and delays come first. Returns the live counts of outcomes drawn (ok, status, timeout).
+        """
+        if not 0.0 <= rate <= 1.0 or not 0.0 <= timeout_share <= 1.0:
+            raise ValueError("rate and timeout_share must be between 0 and 1")
+        if timeout_share < 1.0 and not statuses:
+            raise ValueError("statuses is empty but some failures must answer a status")
+        if timeout_share > 0.0 and stall <= 0.0:
+            raise ValueError("timeouts need a stall longer than the client's timeout")
+        with self._state.lock:
+            if rate == 0.0:
+                self._state.faults.rate = None
+                return {"ok": 0, "status": 0, "timeout": 0}
+            drawn = FailureRate(rate, tuple(statuses), timeout_share, stall, random.Random(seed))
+            self._state.faults.rate = drawn
+            return drawn.drawn
 
     def revoke_tokens(self) -> None:
         """Every login token issued so far now gets 401 ``Token has been revoked``."""

@@ -24,8 +24,7 @@ def build_app(state: FakeState) -> Starlette:
         method, path = request.method, request.url.path
         with state.lock:
             state.requests.append((method, path))
-            failure = state.faults.next_failure()
-            delay = state.faults.next_delay()
+            failure, delay = state.faults.next()
         if delay:
             await asyncio.sleep(delay)
         if failure is not None:

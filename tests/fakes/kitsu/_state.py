@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass, field
 
@@ -13,17 +14,50 @@ from ._store import Store
 
 
 @dataclass
+class FailureRate:
+    """Each request fails with probability ``rate``: a ``timeout_share`` of failures stall
+    ``stall`` seconds and are then answered normally, the others answer one of ``statuses``.
+    One seeded generator, drawn in the order requests arrive."""
+
+    rate: float
+    statuses: tuple[int, ...]
+    timeout_share: float
+    stall: float
+    rng: random.Random
+    drawn: dict[str, int] = field(default_factory=lambda: {"ok": 0, "status": 0, "timeout": 0})
+
+    def draw(self) -> tuple[int | None, float]:
+        """(status to answer or None, seconds to stall first)."""
+        if self.rng.random() >= self.rate:
+            self.drawn["ok"] += 1
+            return None, 0.0
+        if self.rng.random() < self.timeout_share:
+            self.drawn["timeout"] += 1
+            return None, self.stall
+        self.drawn["status"] += 1
+        return self.rng.choice(self.statuses), 0.0
+
+
+@dataclass
 class Faults:
-    """Failures and delays queued by the test for the next requests."""
+    """Failures and delays queued by the test for the next requests, then a failure rate."""
 
     failures: list[int] = field(default_factory=list)  # statuses, one per request
     delays: list[float] = field(default_factory=list)  # seconds, one per request
+    rate: FailureRate | None = None
 
     def next_failure(self) -> int | None:
         return self.failures.pop(0) if self.failures else None
 
     def next_delay(self) -> float:
         return self.delays.pop(0) if self.delays else 0.0
+
+    def next(self) -> tuple[int | None, float]:
+        """The next request's (failure status or None, delay): queued ones first."""
+        failure, delay = self.next_failure(), self.next_delay()
+        if failure is None and not delay and self.rate is not None:
+            return self.rate.draw()
+        return failure, delay
 
 
 @dataclass

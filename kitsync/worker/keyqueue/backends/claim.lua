@@ -1,4 +1,5 @@
--- ARGV: key, owner, lease seconds. Returns 'granted', 'busy' or 'not_queued'.
+-- ARGV: key, owner, lease seconds, early slack seconds.
+-- Returns 'granted', 'busy', 'not_due' or 'not_queued'.
 local key, owner = ARGV[1], ARGV[2]
 local at = now()
 local holder = redis.call('HGET', OWNER, key)
@@ -6,8 +7,15 @@ if holder then
   if holder ~= owner and tonumber(redis.call('ZSCORE', LEASE, key)) > at then
     return 'busy'
   end
-elseif redis.call('ZREM', QUEUED, key) == 0 then
-  return 'not_queued'
+else
+  local due = redis.call('ZSCORE', QUEUED, key)
+  if not due then
+    return 'not_queued'
+  end
+  if tonumber(due) > at + tonumber(ARGV[4]) then
+    return 'not_due'
+  end
+  redis.call('ZREM', QUEUED, key)
 end
 redis.call('HSET', OWNER, key, owner)
 redis.call('ZADD', LEASE, at + tonumber(ARGV[3]), key)

@@ -33,6 +33,7 @@ from redis.exceptions import ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from kitsync.worker.keyqueue.backend import (
+    EARLY_SLACK_SECONDS,
     Claim,
     DeadLetter,
     KeyQueue,
@@ -88,7 +89,9 @@ class RedisKeyQueue(KeyQueue):
         return _texts(await self._run("add", keys))
 
     async def _claim(self, key: str, owner: str, lease_seconds: float) -> Claim:
-        return Claim(_text(await self._run("claim", [key, owner, lease_seconds])))
+        return Claim(
+            _text(await self._run("claim", [key, owner, lease_seconds, EARLY_SLACK_SECONDS]))
+        )
 
     async def _extend(self, key: str, owner: str, lease_seconds: float) -> bool:
         return bool(await self._run("extend", [key, owner, lease_seconds]))

@@ -12,7 +12,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from kitsync.worker.keyqueue.backend import Claim, DeadLetter, KeyQueue, Processing, QueueStats
+from kitsync.worker.keyqueue.backend import (
+    EARLY_SLACK_SECONDS,
+    Claim,
+    DeadLetter,
+    KeyQueue,
+    Processing,
+    QueueStats,
+)
 
 
 class StubKeyQueue(KeyQueue):
@@ -41,8 +48,12 @@ class StubKeyQueue(KeyQueue):
             if holder is not None:
                 if holder != owner and self._lease[key] > now:
                     return Claim.BUSY
-            elif self._queued.pop(key, None) is None:
+            elif key not in self._queued:
                 return Claim.NOT_QUEUED
+            elif self._queued[key] > now + EARLY_SLACK_SECONDS:
+                return Claim.NOT_DUE
+            else:
+                del self._queued[key]
             self._owner[key] = owner
             self._lease[key] = now + lease_seconds
             self._since[key] = now

@@ -1,0 +1,63 @@
+"""The Redis project lock: renewed while held, so it can be short; a holder that cannot release
+it (Redis restarted under it) holds the others up for one short lock length only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import fakeredis
+import pytest
+import redis.asyncio as aioredis
+import redis.exceptions as redis_errors
+
+from kitsync.worker import locks
+from kitsync.worker.locks import LOCK_SECONDS, WAIT_SECONDS, RedisLocks
+
+PROJECT = "p_locks"
+SHORT = 0.3
+
+
+@pytest.fixture
+async def redis(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[aioredis.Redis]:
+    monkeypatch.setattr(locks, "LOCK_SECONDS", SHORT)
+    monkeypatch.setattr(locks, "WAIT_SECONDS", 5.0)
+    client = fakeredis.FakeAsyncRedis()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+async def test_a_lock_held_past_its_length_stays_held(redis: aioredis.Redis) -> None:
+    mine = RedisLocks(redis, "t:")
+    async with mine.anatomy(PROJECT):
+        await asyncio.sleep(SHORT * 4)
+        assert await redis.exists(f"t:lock:anatomy:{PROJECT}")
+        other = redis.lock(f"t:lock:anatomy:{PROJECT}", timeout=SHORT, blocking_timeout=0.05)
+        assert not await other.acquire()
+    assert not await redis.exists(f"t:lock:anatomy:{PROJECT}")
+
+
+async def test_a_lock_its_holder_could_not_release_frees_itself_soon(
+    redis: aioredis.Redis,
+) -> None:
+    async def unreachable() -> None:
+        raise redis_errors.ConnectionError("Redis restarted under the holder")
+
+    with pytest.raises(redis_errors.ConnectionError):
+        async with RedisLocks(redis, "t:").anatomy(PROJECT) as lock:
+            await asyncio.sleep(SHORT * 2)  # renewed meanwhile
+            lock.release = unreachable  # type: ignore[attr-defined]
+    assert await redis.exists(f"t:lock:anatomy:{PROJECT}")  # left behind, not renewed
+    started = time.monotonic()
+    async with RedisLocks(redis, "t:").anatomy(PROJECT):
+        waited = time.monotonic() - started
+    assert waited < SHORT + 0.2, f"waited {waited:.2f} s for a lock nobody renews"
+
+
+def test_a_lost_lock_costs_seconds_and_a_waiter_outlasts_a_slow_holder() -> None:
+    # A release lost in a Redis restart used to stall the project's anatomy for a minute.
+    assert LOCK_SECONDS <= 10
+    assert WAIT_SECONDS >= 6 * LOCK_SECONDS
