@@ -6,6 +6,8 @@ test fakes, so the root goes on ``sys.path`` here.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import cProfile
 import io
 import json
@@ -15,7 +17,7 @@ import resource
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,3 +159,26 @@ def own_time_spots(profile: cProfile.Profile, *, top: int = 10) -> list[dict[str
     ]
     rows.sort(key=lambda row: row["own_s"], reverse=True)
     return rows[:top]
+
+
+def production_options(parser: argparse.ArgumentParser) -> None:
+    """The generated production's size and seed (the issue's default production)."""
+    parser.add_argument("--shots", type=int, default=2000)
+    parser.add_argument("--sequences", type=int, default=20)
+    parser.add_argument("--assets", type=int, default=500)
+    parser.add_argument("--seed", type=int, default=8)
+
+
+def run_and_report(
+    args: argparse.Namespace,
+    bench: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+    show: Callable[[dict[str, Any]], None],
+) -> None:
+    """Run ``bench(args)``, print its table and write its JSON result to ``args.output``."""
+    args.argv = sys.argv[1:]
+    result = asyncio.run(bench(args))
+    show(result)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(args.output, "w") as out:
+        json.dump(result, out, indent=2)
+    print(f"\nwrote {args.output}")

@@ -22,11 +22,9 @@ Run from the repository root: ``.venv/bin/python bench/full_sync.py [--shots 300
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -44,7 +42,9 @@ from _common import (
     hot_spots,
     own_time_spots,
     peak_rss_mib,
+    production_options,
     profiled,
+    run_and_report,
 )
 
 from kitsync.ayon import AyonWriter
@@ -304,21 +304,12 @@ def _print(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shots", type=int, default=2000)
-    parser.add_argument("--sequences", type=int, default=20)
-    parser.add_argument("--assets", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=8)
+    production_options(parser)
     parser.add_argument("--no-profile", dest="profile", action="store_false")
     parser.add_argument("--no-baseline", action="store_true", help="skip the slow baseline")
     parser.add_argument("--output", default=str(RESULTS / "full_sync.json"))
     args = parser.parse_args()
-    args.argv = sys.argv[1:]
-    result = asyncio.run(bench(args))
-    _print(result)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(args.output, "w") as out:
-        json.dump(result, out, indent=2)
-    print(f"\nwrote {args.output}")
+    run_and_report(args, bench, _print)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,6 @@ import platform
 import random
 import re
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -65,7 +64,7 @@ from typing import Any
 import asyncpg
 import httpx
 import redis
-from _common import RESULTS, bench_database
+from _common import RESULTS, bench_database, production_options, run_and_report
 from _workers import (
     REDIS_URL,
     WEBHOOK_SECRET,
@@ -1031,20 +1030,11 @@ def main() -> None:
     parser.add_argument("--bare-writes", type=int, default=200)
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--logs", help="keep the workers' logs in this folder")
-    parser.add_argument("--shots", type=int, default=2000)
-    parser.add_argument("--sequences", type=int, default=20)
-    parser.add_argument("--assets", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=8)
+    production_options(parser)
     parser.add_argument("--output", default=str(RESULTS / "incremental.json"))
     args = parser.parse_args()
-    args.argv = sys.argv[1:]
     exit_on_sigterm()
-    result = asyncio.run(bench(args))
-    _print(result)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(args.output, "w") as out:
-        json.dump(result, out, indent=2)
-    print(f"\nwrote {args.output}")
+    run_and_report(args, bench, _print)
 
 
 if __name__ == "__main__":

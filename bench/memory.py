@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import RESULTS, bench_database
+from _common import RESULTS, bench_database, production_options, run_and_report
 from _workers import (
     REDIS_URL,
     bench_prefix,
@@ -188,22 +186,13 @@ def _print(result: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shots", type=int, default=2000)
-    parser.add_argument("--sequences", type=int, default=20)
-    parser.add_argument("--assets", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=8)
+    production_options(parser)
     parser.add_argument("--timeout", type=float, default=600, help="seconds per reconcile")
     parser.add_argument("--no-ops", type=int, default=2, help="no-op reconciles after the sync")
     parser.add_argument("--output", default=str(RESULTS / "memory.json"))
     args = parser.parse_args()
-    args.argv = sys.argv[1:]
     exit_on_sigterm()
-    result = asyncio.run(bench(args))
-    _print(result)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with open(args.output, "w") as out:
-        json.dump(result, out, indent=2)
-    print(f"\nwrote {args.output}")
+    run_and_report(args, bench, _print)
 
 
 if __name__ == "__main__":
