@@ -38,6 +38,7 @@ from kitsync.worker.keyqueue import Claim, KeyQueue
 from kitsync.worker.leases import LeaseLost, while_holding
 from kitsync.worker.retries import (
     MAX_ATTEMPTS,
+    MAX_DELAY,
     REPUBLISH_POLICY,
     TRANSIENT_ERRORS,
     backoff,
@@ -49,6 +50,12 @@ from kitsync.worker.sink import CelerySink
 log = logging.getLogger("kitsync.worker")
 
 SEEN_TTL = 7 * 24 * 3600
+# Celery's own retries (ingest, full reconciles): exponential, capped, with jitter.
+BACKOFF: dict[str, Any] = {
+    "retry_backoff": True,
+    "retry_backoff_max": int(MAX_DELAY),
+    "retry_jitter": True,
+}
 PROJECT_TIME_LIMIT = 3600
 DELETE_RECHECK = "delete-recheck"
 DELETE_RECHECK_AFTER = 5.0
@@ -88,15 +95,17 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
             kwargs = {"since": when.isoformat()} if when else {}
             app.send_task("kitsync.reconcile", args=(key,), kwargs=kwargs, countdown=countdown)
 
+    def trigger(keys: Iterable[str]) -> None:
+        """Keys found to need a reconcile while another ran: queued like an event's."""
+        schedule(runtime.run(runtime.queue().add(list(keys))))
+
     @app.task(
         shared=False,
         name="kitsync.ingest",
         autoretry_for=(Exception,),
         dont_autoretry_for=(ValueError,),
         retry_kwargs={"retry_policy": REPUBLISH_POLICY},
-        retry_backoff=True,
-        retry_backoff_max=600,
-        retry_jitter=True,
+        **BACKOFF,
         max_retries=None,
     )
     def ingest(events: list[dict[str, Any]], source: str) -> dict[str, Any]:
@@ -163,7 +172,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         if runtime.run(queue.done(key, owner)):
             schedule([key])
         if result.follow_ups:
-            schedule(runtime.run(queue.add(list(result.follow_ups))))
+            trigger(result.follow_ups)
         RECONCILES.labels(kind, result.outcome).inc()
         if since is not None and result.outcome == "changed":
             LATENCY.observe((_utc_now() - datetime.fromisoformat(since)).total_seconds())
@@ -268,9 +277,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         shared=False,
         # Redis errors too: the project's anatomy lock lives there.
         autoretry_for=TRANSIENT_ERRORS,
-        retry_backoff=True,
-        retry_backoff_max=600,
-        retry_jitter=True,
+        **BACKOFF,
         max_retries=MAX_ATTEMPTS,
         soft_time_limit=PROJECT_TIME_LIMIT,
         time_limit=PROJECT_TIME_LIMIT + 60,
@@ -279,7 +286,7 @@ def register(app: Celery, settings: Settings, runtime: Runtime) -> None:
         context = runtime.context()
         report = runtime.run(_reconcile_project(context, project_id))
         if report.follow_ups:
-            schedule(runtime.run(runtime.queue().add(list(report.follow_ups))))
+            trigger(report.follow_ups)
             log.info("full reconcile: %s keys changed in Kitsu meanwhile", len(report.follow_ups))
         log.info("full reconcile: %s", report.describe())
         return {

@@ -31,6 +31,7 @@ import pytest
 from tests.conftest import PG_ADMIN_DSN, own_database
 from tests.e2e._bed import TIMINGS, Zou
 from tests.fakes.serve import free_port
+from tests.redis_server import private_redis
 
 ZOU_VERSION = "1.0.97"
 _CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kitsync"
@@ -132,34 +133,8 @@ def _stop(process: subprocess.Popen[bytes], seconds: float = 15) -> None:
 @pytest.fixture(scope="session")
 def zou_redis_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A private redis-server for Zou, on a free loopback port, without persistence."""
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.fail("the e2e tier needs redis-server (apt-get install redis-server)")
-    folder = tmp_path_factory.mktemp("zou-redis")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            redis_server,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=(folder / "redis.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    _wait_port(port, 10, "Zou's redis-server", folder / "redis.log")
-    try:
-        yield port
-    finally:
-        _stop(process)
+    with private_redis(tmp_path_factory.mktemp("zou-redis")) as server:
+        yield server.port
 
 
 def _wait_port(port: int, seconds: float, what: str, log: Path) -> None:

@@ -163,16 +163,13 @@ class FaultBed:
             self.workers.remove(worker)
         return pids
 
+    async def stop_beat(self) -> None:
+        """Stop the beat (no poller, no recovery), not the workers."""
+        await _terminate([self.beat] if self.beat else [])
+        self.beat = None
+
     async def stop(self) -> None:
-        for process in [*self.workers, *([self.beat] if self.beat else [])]:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in [*self.workers, *([self.beat] if self.beat else [])]:
-            try:
-                await asyncio.wait_for(process.process.wait(), 20)
-            except TimeoutError:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
+        await _terminate([*self.workers, *([self.beat] if self.beat else [])])
         self.workers.clear()
         self.beat = None
 
@@ -413,6 +410,19 @@ def overlapping_spans(found: list[Span]) -> list[tuple[Span, Span]]:
             if after.start < before.end:
                 overlaps.append((before, after))
     return overlaps
+
+
+async def _terminate(processes: list[Process]) -> None:
+    """SIGTERM each process group; SIGKILL those still there after 20 s."""
+    for process in processes:
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            await asyncio.wait_for(process.process.wait(), 20)
+        except TimeoutError:
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def _letters(letters: list[DeadLetter]) -> str:

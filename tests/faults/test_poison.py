@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import sys
-from contextlib import suppress
 from typing import Any
 
 import asyncpg
@@ -75,15 +72,6 @@ async def kitsync_cli(bed: FaultBed, *args: str) -> str:
     text = output.decode(errors="replace")
     assert process.returncode == 0, f"kitsync {' '.join(args)}: {process.returncode}\n{text}"
     return text
-
-
-async def stop_beat(bed: FaultBed) -> None:
-    """Stop the beat (no poller, no recovery) but not the workers. (The bed could offer this.)"""
-    assert bed.beat is not None
-    with suppress(ProcessLookupError):
-        os.killpg(bed.beat.pid, signal.SIGTERM)
-    await asyncio.wait_for(bed.beat.process.wait(), 20)
-    bed.beat = None
 
 
 async def converged_except(
@@ -214,7 +202,7 @@ async def test_a_poison_shot_is_dead_lettered_alone_then_replayed_once_fixed(
 
     # The fix, made while nothing would trigger the key again on its own (no poller, and the
     # fix's event is not posted): only the replay brings it back.
-    await stop_beat(bed)
+    await bed.stop_beat()
     bed.kitsu.update_entity(poison["id"], data={"resolution": FIXED})
     replayed = await kitsync_cli(bed, "dlq", "replay", key)
     assert "replayed 1 keys" in replayed, replayed

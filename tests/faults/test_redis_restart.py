@@ -28,11 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
-import signal
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,9 +38,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes.serve import free_port
 from tests.faults._bed import FaultBed, fault_bed
 from tests.production_generator import GeneratedProduction
+from tests.redis_server import RedisServer, private_redis
 
 pytestmark = pytest.mark.faults
 
@@ -50,88 +48,6 @@ pytestmark = pytest.mark.faults
 # project id per production across the session (the reference projects share one database).
 BURST = 4  # batches posted at once just before Redis stops
 REPOST_FOR = 20.0  # seconds the receiver may take to answer 202 again once Redis is back
-
-
-@dataclass
-class RedisServer:
-    """A private ``redis-server`` on a loopback port, stopped and started again at will."""
-
-    folder: Path
-    persistent: bool
-    port: int = field(default_factory=free_port)
-    process: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("this scenario needs redis-server (apt-get install redis-server)")
-        log = self.folder / "redis.log"
-        with log.open("ab") as output:
-            self.process = await asyncio.create_subprocess_exec(
-                binary,
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if self.persistent else "no",
-                "--dir",
-                str(self.folder),
-                stdout=output,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + 10
-        while not await self._answers():
-            if self.process.returncode is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server did not start on {self.port}: {log.read_text()[-2000:]}")
-            await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        """SIGTERM: Redis writes its append-only file and exits (as ``docker stop``)."""
-        process, self.process = self.process, None
-        if process is None or process.returncode is not None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 15)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-    async def _answers(self) -> bool:
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        except OSError:
-            return False
-        try:
-            writer.write(b"PING\r\n")
-            await writer.drain()
-            reply = await asyncio.wait_for(reader.readline(), 1)
-        except (OSError, TimeoutError):
-            return False
-        finally:
-            writer.close()
-            with suppress(OSError):
-                await writer.wait_closed()
-        return reply.startswith(b"+PONG")
-
-
-@asynccontextmanager
-async def private_redis(folder: Path, *, persistent: bool) -> AsyncIterator[RedisServer]:
-    folder.mkdir(parents=True, exist_ok=True)
-    server = RedisServer(folder, persistent)
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @dataclass
@@ -218,19 +134,17 @@ async def _bed(
     """A bed on a private Redis, two workers, then productions (paired) built before the
     poller's first run, by more than its one-second overlap: the receiver is the only way in for
     their events; then the beat."""
-    async with (
-        private_redis(tmp_path / "redis", persistent=persistent) as server,
-        fault_bed(pg_dsn, server.url, prefix, tmp_path, reference_dsn) as bed,
-    ):
-        for _ in range(2):
-            await bed.start_worker(concurrency=2)
-        made = []
-        for seed in productions:
-            production = bed.new_production(shots=24, seed=seed)
-            made.append((production, await bed.pair(production)))
-        await asyncio.sleep(1.2)
-        await bed.start_beat()
-        yield server, bed, made
+    with private_redis(tmp_path / "redis", persistent=persistent) as server:
+        async with fault_bed(pg_dsn, server.url, prefix, tmp_path, reference_dsn) as bed:
+            for _ in range(2):
+                await bed.start_worker(concurrency=2)
+            made = []
+            for seed in productions:
+                production = bed.new_production(shots=24, seed=seed)
+                made.append((production, await bed.pair(production)))
+            await asyncio.sleep(1.2)
+            await bed.start_beat()
+            yield server, bed, made
 
 
 async def test_redis_restart_with_append_only_file_loses_nothing(
@@ -276,7 +190,7 @@ async def test_redis_restart_with_append_only_file_loses_nothing(
 
         async def restart() -> None:
             await stopping.wait()
-            await redis_server.stop()
+            await asyncio.to_thread(redis_server.stop)
             ended = time.monotonic() + outage
             while time.monotonic() < ended:  # Kitsu goes on; the receiver refuses its events
                 events = await edit()
@@ -284,7 +198,7 @@ async def test_redis_restart_with_append_only_file_loses_nothing(
                     status = await posts.send(bed, events, again=False)
                     assert status == 503, f"{context}: {status} while Redis was down"
                 await asyncio.sleep(rng.uniform(0.1, 0.4))
-            await redis_server.start()
+            await asyncio.to_thread(redis_server.start)
 
         await asyncio.gather(post_all(), restart())
         print(f"{context}; edits while down: {done}")
@@ -327,10 +241,10 @@ async def test_redis_restart_without_persistence_is_repaired_by_a_full_reconcile
         for batch in batches[:stop_at]:
             await posts.send(bed, batch, again=False)
             await asyncio.sleep(rng.uniform(0.0, 0.15))
-        await redis_server.stop()
+        await asyncio.to_thread(redis_server.stop)
         for batch in batches[stop_at:]:  # refused, and not sent again: the repair's to do
             assert await posts.send(bed, batch, again=False) == 503, context
-        await redis_server.start()
+        await asyncio.to_thread(redis_server.start)
         # At once, while the workers and the beat may still be reconnecting.
         for batch in _batches(bed.events(later), rng):
             await posts.deliver(bed, batch)

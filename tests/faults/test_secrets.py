@@ -21,13 +21,10 @@ import io
 import json
 import logging
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
@@ -60,6 +57,7 @@ from tests.fakes.ayon import create_app as create_ayon
 from tests.fakes.kitsu import ADMIN_EMAIL, FakeKitsu
 from tests.fakes.serve import free_port, serve
 from tests.integration.processes import until
+from tests.redis_server import private_redis
 
 pytestmark = [pytest.mark.faults, pytest.mark.integration]
 
@@ -266,47 +264,6 @@ async def expect_error(collected: Collected, where: str, call: Any) -> BaseExcep
         collected.error(where, error)
         return error
     raise AssertionError(f"{where}: no error")
-
-
-@contextmanager
-def private_redis(password: str, tmp: Path) -> Iterator[int]:
-    """A redis-server of this test's own that requires ``password``; its port."""
-    port = free_port()
-    folder = tmp / f"redis-{port}"
-    folder.mkdir()
-    server = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--requirepass",
-            password,
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("private redis-server did not start") from None
-                time.sleep(0.05)
-        yield port
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def redis_dump(url: str) -> list[str]:
@@ -642,7 +599,8 @@ async def test_the_receiver_never_shows_its_secret(caplog: pytest.LogCaptureFixt
 async def test_kitsync_check_with_wrong_credentials(pg_dsn: str, tmp_path: Path) -> None:
     secrets = Secrets()
     collected = Collected()
-    with private_redis(_secret("othr"), tmp_path) as redis_port:
+    with private_redis(tmp_path / "redis-othr", password=_secret("othr")) as server:
+        redis_port = server.port
         async with servers(pg_dsn, secrets) as (_, kitsu_proxy, kitsu_url, _, ayon_proxy, ayon_url):
             missing_db = f"kitsync_missing_{uuid.uuid4().hex[:8]}"
             wrong = {
@@ -690,7 +648,8 @@ async def test_a_failing_worker_leaks_nothing_anywhere(
     secrets = Secrets()
     collected = Collected()
     project = f"kitsync_{uuid.uuid4().hex[:10]}"
-    with private_redis(secrets.redis_password, tmp_path) as redis_port:
+    with private_redis(tmp_path / "redis", password=secrets.redis_password) as server:
+        redis_port = server.port
         redis_url = secrets.redis_url(redis_port)
         async with servers(pg_dsn, secrets, project=project) as (
             kitsu,
