@@ -14,11 +14,12 @@ Tests call these from their own thread while the app serves in another, hence th
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .._failure_rate import FailureRate
 
 BodyMatch = Callable[[str, str, Any], bool]
 """``match(method, path, body)``: ``body`` is the request's decoded JSON (None if not JSON)."""
@@ -45,50 +46,6 @@ class Rejection:
     detail: str
 
 
-class FailureRate:
-    """Each matching request fails with probability ``rate``: a ``timeout_share`` of failures
-    stall ``stall`` seconds and then are handled normally (a client that gave up waiting still
-    sees its write happen), the others answer one of ``statuses`` (drawn in turn) and write
-    nothing. Draws come from one seeded generator, in the order requests arrive."""
-
-    def __init__(
-        self,
-        rate: float,
-        statuses: tuple[int, ...],
-        timeout_share: float,
-        stall: float,
-        seed: int | None,
-        method: str | None,
-        path: str | None,
-    ) -> None:
-        if not 0.0 <= rate <= 1.0 or not 0.0 <= timeout_share <= 1.0:
-            raise ValueError("rate and timeout_share must be between 0 and 1")
-        if timeout_share < 1.0 and not statuses:
-            raise ValueError("statuses is empty but some failures must answer a status")
-        if timeout_share > 0.0 and stall <= 0.0:
-            raise ValueError("timeouts need a stall longer than the client's timeout")
-        self.rate = rate
-        self.statuses = statuses
-        self.timeout_share = timeout_share
-        self.stall = stall
-        self.method = method
-        self.path = path
-        self._rng = random.Random(seed)
-        self.drawn: dict[str, int] = {"ok": 0, "status": 0, "timeout": 0}
-
-    def draw(self, method: str, path: str) -> Fault | None:
-        if not Fault(None, 0.0, self.method, self.path).matches(method, path):
-            return None
-        if self._rng.random() >= self.rate:
-            self.drawn["ok"] += 1
-            return None
-        if self._rng.random() < self.timeout_share:
-            self.drawn["timeout"] += 1
-            return Fault(None, self.stall, None, None)
-        self.drawn["status"] += 1
-        return Fault(self._rng.choice(self.statuses), 0.0, None, None)
-
-
 class FaultPlan:
     """Rejection rules, queued faults (each used by the first request that matches it) and an
     optional failure rate."""
@@ -97,7 +54,7 @@ class FaultPlan:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._rejections: list[Rejection] = []
-        self._rate: FailureRate | None = None
+        self._rate: tuple[FailureRate, Fault] | None = None  # the rate, and whom it hits
 
     def add(self, fault: Fault, count: int) -> None:
         with self._lock:
@@ -107,7 +64,7 @@ class FaultPlan:
         with self._lock:
             self._rejections.append(rejection)
 
-    def set_rate(self, rate: FailureRate | None) -> None:
+    def set_rate(self, rate: tuple[FailureRate, Fault] | None) -> None:
         with self._lock:
             self._rate = rate
 
@@ -130,7 +87,10 @@ class FaultPlan:
             for index, fault in enumerate(self._faults):
                 if fault.matches(method, path):
                     return self._faults.pop(index)
-            return self._rate.draw(method, path) if self._rate is not None else None
+            if self._rate is None or not self._rate[1].matches(method, path):
+                return None
+            status, stall = self._rate[0].draw()
+            return Fault(status, stall, None, None) if status or stall else None
 
     def clear(self) -> None:
         with self._lock:
@@ -194,8 +154,8 @@ def inject_failure_rate(
     Replaces an earlier rate; ``clear_faults`` ends it. Returns the live counts of the outcomes
     drawn (ok, status, timeout).
     """
-    failure_rate = FailureRate(rate, statuses, timeout_share, stall, seed, method, path)
-    app.state.fail_next.set_rate(failure_rate)
+    failure_rate = FailureRate(rate, statuses, timeout_share=timeout_share, stall=stall, seed=seed)
+    app.state.fail_next.set_rate((failure_rate, Fault(None, 0.0, method, path)))
     return failure_rate.drawn
 
 

@@ -9,19 +9,19 @@ log the events a real Zou logs for them. Serve ``FakeKitsu.app`` with
 from __future__ import annotations
 
 import copy
-import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 
+from .._failure_rate import FailureRate
 from . import _views as views
 from ._app import build_app
 from ._auth import ADMIN_EMAIL, ADMIN_PASSWORD, BOT_TOKEN, PERSON_PASSWORD
 from ._clock import Clock
 from ._events import EventLog
 from ._fixtures import Production, Stage, admin_id, load, load_reference
-from ._state import FailureRate, FakeState
+from ._state import FakeState
 from ._store import Row, Store
 
 __all__ = [
@@ -90,19 +90,12 @@ class FakeKitsu:
         ``timeout_share`` (a client timeout), else answers one of ``statuses``. Queued failures
         and delays come first. Returns the live counts of outcomes drawn (ok, status, timeout).
         """
-        if not 0.0 <= rate <= 1.0 or not 0.0 <= timeout_share <= 1.0:
-            raise ValueError("rate and timeout_share must be between 0 and 1")
-        if timeout_share < 1.0 and not statuses:
-            raise ValueError("statuses is empty but some failures must answer a status")
-        if timeout_share > 0.0 and stall <= 0.0:
-            raise ValueError("timeouts need a stall longer than the client's timeout")
+        drawn = FailureRate(
+            rate, tuple(statuses), timeout_share=timeout_share, stall=stall, seed=seed
+        )
         with self._state.lock:
-            if rate == 0.0:
-                self._state.faults.rate = None
-                return {"ok": 0, "status": 0, "timeout": 0}
-            drawn = FailureRate(rate, tuple(statuses), timeout_share, stall, random.Random(seed))
-            self._state.faults.rate = drawn
-            return drawn.drawn
+            self._state.faults.rate = drawn if rate else None
+        return drawn.drawn
 
     def revoke_tokens(self) -> None:
         """Every login token issued so far now gets 401 ``Token has been revoked``."""

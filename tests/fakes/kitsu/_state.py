@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import random
 import threading
 from dataclasses import dataclass, field
 
+from .._failure_rate import FailureRate
 from ._auth import Tokens
 from ._clock import Clock
 from ._events import EventLog
 from ._mutations import Mutations
 from ._store import Store
-
-
-@dataclass
-class FailureRate:
-    """Each request fails with probability ``rate``: a ``timeout_share`` of failures stall
-    ``stall`` seconds and are then answered normally, the others answer one of ``statuses``.
-    One seeded generator, drawn in the order requests arrive."""
-
-    rate: float
-    statuses: tuple[int, ...]
-    timeout_share: float
-    stall: float
-    rng: random.Random
-    drawn: dict[str, int] = field(default_factory=lambda: {"ok": 0, "status": 0, "timeout": 0})
-
-    def draw(self) -> tuple[int | None, float]:
-        """(status to answer or None, seconds to stall first)."""
-        if self.rng.random() >= self.rate:
-            self.drawn["ok"] += 1
-            return None, 0.0
-        if self.rng.random() < self.timeout_share:
-            self.drawn["timeout"] += 1
-            return None, self.stall
-        self.drawn["status"] += 1
-        return self.rng.choice(self.statuses), 0.0
 
 
 @dataclass
