@@ -23,12 +23,10 @@ from pathlib import Path
 import _common  # noqa: F401 - puts the repository root on sys.path
 import redis
 
-from tests.fakes.ayon import SERVICE_KEY
-from tests.fakes.kitsu import BOT_TOKEN
+from tests.proc import children_of, group_cpu_seconds
 
 REDIS_URL = "redis://127.0.0.1:6379/12"  # the tests use db 13
 WEBHOOK_SECRET = "bench-webhook-secret"
-_TICK = os.sysconf("SC_CLK_TCK")
 # Process groups started and not yet stopped: killed at exit whatever happened.
 _LIVE: set[int] = set()
 
@@ -50,99 +48,6 @@ def delete_redis_keys(url: str, prefix: str) -> int:
         return len(keys)
     finally:
         client.close()
-
-
-def worker_env(
-    *, kitsu_url: str, ayon_url: str, dsn: str, redis_url: str, prefix: str
-) -> dict[str, str]:
-    """The environment of a worker against the fakes, as tests/integration/test_worker.py."""
-    return os.environ | {
-        "KITSU_URL": kitsu_url,
-        "KITSU_BOT_TOKEN": BOT_TOKEN,
-        "AYON_URL": ayon_url,
-        "AYON_API_KEY": SERVICE_KEY,
-        "AYON_DB_DSN": dsn,
-        "KITSYNC_REDIS_URL": redis_url,
-        "KITSYNC_REDIS_PREFIX": prefix,
-        "KITSYNC_WEBHOOK_SECRET": WEBHOOK_SECRET,
-    }
-
-
-# ------------------------------------------------------------------------------------- /proc
-
-
-@dataclass(frozen=True)
-class ProcStat:
-    pid: int
-    ppid: int
-    pgrp: int
-    cpu_seconds: float  # utime + stime
-    children_cpu_seconds: float  # cutime + cstime: children that ended and were waited for
-
-
-def proc_stat(path: str) -> ProcStat | None:
-    """``/proc/<pid>/stat`` (or a thread's ``/proc/self/task/<tid>/stat``); None if gone."""
-    try:
-        with open(path) as stat:
-            text = stat.read()
-    except OSError:
-        return None
-    pid = int(text.split(" ", 1)[0])
-    fields = text.rsplit(")", 1)[1].split()  # the command name may hold spaces and ')'
-    # fields[0] is field 3 (state) of proc(5): ppid 4, pgrp 5, utime 14 ... cstime 17.
-    return ProcStat(
-        pid=pid,
-        ppid=int(fields[1]),
-        pgrp=int(fields[2]),
-        cpu_seconds=(int(fields[11]) + int(fields[12])) / _TICK,
-        children_cpu_seconds=(int(fields[13]) + int(fields[14])) / _TICK,
-    )
-
-
-def all_processes() -> list[ProcStat]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            stat = proc_stat(f"/proc/{name}/stat")
-            if stat is not None:
-                found.append(stat)
-    return found
-
-
-def group_cpu_seconds(pgids: set[int]) -> float:
-    """CPU time (user + system) of every process in the groups, and of their ended children."""
-    return sum(
-        stat.cpu_seconds + stat.children_cpu_seconds
-        for stat in all_processes()
-        if stat.pgrp in pgids
-    )
-
-
-def thread_cpu_seconds(native_id: int) -> float:
-    """CPU time of one thread of this process (e.g. the receiver's server thread)."""
-    stat = proc_stat(f"/proc/self/task/{native_id}/stat")
-    return stat.cpu_seconds if stat else 0.0
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine spent busy (all cores, every process: ``/proc/stat``)."""
-    with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return (sum(fields[:8]) - idle) / _TICK  # user .. steal; guest is inside user
-
-
-def children_of(pid: int) -> list[int]:
-    return sorted(stat.pid for stat in all_processes() if stat.ppid == pid)
-
-
-def status_mib(pid: int, field: str) -> float:
-    """A memory line of ``/proc/<pid>/status`` (``VmHWM``: peak RSS, ``VmRSS``) in MiB."""
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024  # kB
-    raise KeyError(field)
 
 
 # ------------------------------------------------------------------------------- processes
@@ -242,17 +147,7 @@ def running_workers(
                 command += ["--metrics-port", str(metrics_port)]
             if queues is not None:
                 command += ["-Q", queues]
-            with path.open("wb") as log:
-                process = subprocess.Popen(
-                    command,
-                    env=env,
-                    cwd=logs,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            _LIVE.add(process.pid)
+            process = _start(command, env, logs, path)
             processes.append(process)
             paths.append(path)
         workers = Workers(processes, paths)
@@ -260,6 +155,36 @@ def running_workers(
         yield workers
     finally:
         _stop(processes)
+
+
+@contextmanager
+def running_process(
+    command: list[str], env: Mapping[str, str], cwd: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """One process (``kitsync run``, say) in a session of its own, logging to ``log``; its
+    whole group is stopped on exit."""
+    process = _start(command, env, cwd, log)
+    try:
+        yield process
+    finally:
+        _stop([process])
+
+
+def _start(
+    command: list[str], env: Mapping[str, str], cwd: Path, log: Path
+) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    _LIVE.add(process.pid)
+    return process
 
 
 def _wait_ready(workers: Workers, concurrency: int, timeout: float) -> None:

@@ -48,9 +48,9 @@ from _common import (
 )
 
 from kitsync.ayon import AyonWriter
+from kitsync.reconcile.project import reconcile_project
 from kitsync.schemas import Operation
 from kitsync.schemas.ayon import LinkCreate
-from kitsync.tasks.project import reconcile_project
 from tests.fakes.ayon import SERVICE_KEY, create_app, create_project
 from tests.fakes.serve import serve
 from tests.integration.sync_bed import SyncBed, sync_bed
@@ -108,7 +108,8 @@ async def _timed_sync(bed: SyncBed, generated: GeneratedProduction) -> tuple[Mea
     ayon = _Counter(bed.ayon_app)
     kitsu_before = len(generated.kitsu.requests)
     started, cpu = time.perf_counter(), time.thread_time()
-    report = await reconcile_project(bed.ctx, generated.project_id)
+    # Itemized: the floor replays the operations it wrote.
+    report = await reconcile_project(bed.ctx, generated.project_id, itemize=True)
     seconds, cpu = time.perf_counter() - started, time.thread_time() - cpu
     if report.failures:
         raise SystemExit(f"kitsync's full sync failed: {report.failures[:3]}")

@@ -26,32 +26,32 @@ from typing import Any
 from _common import RESULTS, bench_database, production_options, run_and_report
 from _workers import (
     REDIS_URL,
+    WEBHOOK_SECRET,
     bench_prefix,
-    children_of,
     delete_redis_keys,
     exit_on_sigterm,
-    proc_stat,
     running_workers,
-    status_mib,
-    worker_env,
 )
 
-from kitsync.config import load_settings
 from kitsync.worker.app import create_celery
+from tests.integration.processes import worker_settings
 from tests.integration.sync_bed import SyncBed, sync_bed
+from tests.proc import children_of, proc_stat, status_mib
 from tests.production_generator import generate_production
 
 
-async def _sync_event(bed: SyncBed, after: int) -> tuple[str | None, str]:
-    """Status and description of the newest ``kitsync.sync`` event of the project after
+async def _sync_event(bed: SyncBed, after: int) -> tuple[str | None, str, str]:
+    """Status, description and phase of the newest ``kitsync.sync`` event of the project after
     ``after`` (the full reconcile's progress, then its report)."""
     row = await bed.pool.fetchrow(
-        "SELECT status, description FROM public.events WHERE topic = 'kitsync.sync' "
+        "SELECT status, description, coalesce(summary->>'phase', "
+        "CASE WHEN summary ? 'phases' THEN 'done' ELSE 'starting' END) AS phase "
+        "FROM public.events WHERE topic = 'kitsync.sync' "
         "AND project_name = $1 AND creation_order > $2 ORDER BY creation_order DESC LIMIT 1",
         bed.project,
         after,
     )
-    return (row["status"], row["description"]) if row else (None, "")
+    return (row["status"], row["description"], row["phase"]) if row else (None, "", "starting")
 
 
 async def _last_event(bed: SyncBed) -> int:
@@ -62,20 +62,26 @@ async def _last_event(bed: SyncBed) -> int:
 async def _run_task(
     bed: SyncBed, celery: Any, project_id: str, child: int, limit: float
 ) -> dict[str, Any]:
-    """Send ``kitsync.reconcile_project`` and wait for its end; sample the child's RSS."""
+    """Send ``kitsync.reconcile_project`` and wait for its end; sample the child's RSS, also by
+    the phase the reconcile's AYON event reports. That lags: the event is updated at each tenth
+    of a phase, by a request that waits while the reconcile computes (planning the links keeps
+    the label of the writes)."""
     mark = await _last_event(bed)
     before_cpu = _cpu(child)
     rss_before = status_mib(child, "VmRSS")
     started = time.perf_counter()
     celery.send_task("kitsync.reconcile_project", args=(project_id,))
     sampled = rss_before
-    while (status := (await _sync_event(bed, mark))[0]) not in ("finished", "failed"):
-        sampled = max(sampled, status_mib(child, "VmRSS"))
+    by_phase: dict[str, float] = {}
+    while (event := await _sync_event(bed, mark))[0] not in ("finished", "failed"):
+        rss = status_mib(child, "VmRSS")
+        sampled = max(sampled, rss)
+        by_phase[event[2]] = max(by_phase.get(event[2], 0.0), rss)
         if time.perf_counter() - started > limit:
             raise RuntimeError(f"the full sync did not end in {limit:.0f} s")
         await asyncio.sleep(0.1)
     seconds = time.perf_counter() - started
-    report = (await _sync_event(bed, mark))[1]
+    status, report, _ = await _sync_event(bed, mark)
     if status != "finished":
         raise RuntimeError(f"the full reconcile failed: {report}")
     return {
@@ -85,6 +91,7 @@ async def _run_task(
         "rss_before_mib": rss_before,
         "peak_rss_mib": status_mib(child, "VmHWM"),
         "sampled_max_rss_mib": sampled,
+        "sampled_max_rss_mib_by_phase": by_phase,
         "rss_after_mib": status_mib(child, "VmRSS"),
     }
 
@@ -113,17 +120,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             bench_database() as dsn,
             sync_bed(dsn, generated.kitsu, generated.project_id) as bed,
         ):
-            env = worker_env(
-                kitsu_url=bed.kitsu_url,
-                ayon_url=bed.ayon_url,
-                dsn=dsn,
-                redis_url=REDIS_URL,
-                prefix=prefix,
-            )
-            settings = load_settings(
-                ["kitsu", "ayon", "ayon_db", "redis"],
-                **{k: v for k, v in env.items() if k.startswith(("KITSU_", "AYON_", "KITSYNC_"))},
-            )
+            env = bed.worker_env(REDIS_URL, prefix, WEBHOOK_SECRET)
+            settings = worker_settings(env)
             celery = create_celery(settings)
             with (
                 tempfile.TemporaryDirectory(prefix="kitsync-bench-") as logs,
@@ -178,6 +176,8 @@ def _print(result: dict[str, Any]) -> None:
             f"{label:26}{m['seconds']:12.1f}{m['child_cpu_seconds']:12.1f}"
             f"{m['rss_before_mib']:12.0f}{m['peak_rss_mib']:12.0f}{m['rss_after_mib']:12.0f}"
         )
+        phases = ", ".join(f"{k} {v:.0f}" for k, v in m["sampled_max_rss_mib_by_phase"].items())
+        print(f"{'':26}sampled RSS by phase: {phases}")
     print(
         f"peak RSS of the worker's main process (no task runs there): "
         f"{result['worker_main_process_peak_rss_mib']:.0f} MiB"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -19,9 +20,11 @@ from kitsync.ayon import (
     AyonError,
     AyonNotFound,
     AyonReader,
+    AyonReads,
     AyonWriter,
     connect,
 )
+from kitsync.ayon_to_kitsu import RedisSyncState, describe_direction
 from kitsync.config import Settings, redact_url, reveal
 from kitsync.kitsu import (
     KitsuAuthError,
@@ -31,6 +34,7 @@ from kitsync.kitsu import (
     KitsuNotFound,
     KitsuUnavailable,
 )
+from kitsync.reconcile.context import open_reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,12 +97,52 @@ async def check_ayon(settings: Settings) -> CheckResult:
     return CheckResult(name, True, f"{where}: service user '{user.name}'")
 
 
-async def check_ayon_db(settings: Settings) -> CheckResult:
-    name = "AYON database"
-    if settings.ayon_db_dsn is None:
-        return CheckResult(name, False, "not configured: set AYON_DB_DSN")
-    dsn = settings.ayon_db_dsn.get_secret_value()
-    where = redact_url(dsn)
+async def check_ayon_reads(settings: Settings) -> CheckResult:
+    """The read path in use (API, or AYON's database with ``AYON_DB_DSN``): the paired
+    projects, and each one readable."""
+    name = "AYON reads"
+    if settings.ayon_db_dsn is not None:
+        return await _check_database(name, settings, settings.ayon_db_dsn.get_secret_value())
+    if settings.ayon_url is None or settings.ayon_api_key is None:
+        return CheckResult(name, False, "not configured: set AYON_URL and AYON_API_KEY")
+    where = f"API of {settings.ayon_url} (no AYON_DB_DSN)"
+    try:
+        async with open_reader(settings) as reader:
+            paired = await reader.paired_projects()
+            refused = [
+                project
+                for project, readable in zip(
+                    sorted(paired.values()),
+                    await asyncio.gather(*(_readable(reader, p) for p in sorted(paired.values()))),
+                    strict=True,
+                )
+                if not readable
+            ]
+    except AmbiguousPairing as error:
+        return CheckResult(name, False, f"{where}: {error}; unpair all but one")
+    except AyonAuthError as error:
+        return CheckResult(name, False, f"{where}: the service user may not read ({error})")
+    except AyonError as error:
+        return CheckResult(name, False, f"{where}: {error}")
+    if refused:
+        return CheckResult(
+            name,
+            False,
+            f"{where}: the service user cannot read {', '.join(refused)}; give it access",
+        )
+    return CheckResult(name, True, f"{where}: {len(paired)} paired projects")
+
+
+async def _readable(reader: AyonReads, project: str) -> bool:
+    try:
+        await reader.anatomy(project)
+    except (AyonNotFound, AyonAuthError):
+        return False
+    return True
+
+
+async def _check_database(name: str, settings: Settings, dsn: str) -> CheckResult:
+    where = f"database {redact_url(dsn)}"
     try:
         pool = await connect(dsn, min_size=1, max_size=2, command_timeout=settings.db_timeout)
     except AyonError as error:
@@ -117,12 +161,7 @@ async def check_ayon_db(settings: Settings) -> CheckResult:
             )
         except AyonError as error:
             return CheckResult(name, False, f"{where}: {error}")
-        missing = []
-        for project in sorted(paired.values()):
-            try:
-                await reader.anatomy(project)
-            except AyonNotFound:
-                missing.append(project)
+        missing = [p for p in sorted(paired.values()) if not await _readable(reader, p)]
         if missing:
             return CheckResult(
                 name, False, f"{where}: project schema missing for {', '.join(missing)}"
@@ -149,11 +188,33 @@ async def check_redis(settings: Settings) -> CheckResult:
     return CheckResult(name, True, f"{redact_url(url)}: reachable")
 
 
+async def check_ayon_to_kitsu(settings: Settings) -> CheckResult:
+    """Whether AYON's changes flow back to Kitsu, and how far behind the last drain was."""
+    name = "AYON -> Kitsu"
+    now = datetime.now(UTC)
+    if not settings.ayon_to_kitsu:
+        return CheckResult(name, True, describe_direction(settings.ayon_to_kitsu, None, now))
+    if settings.redis_url is None:
+        on = ", ".join(sorted(settings.ayon_to_kitsu))
+        return CheckResult(name, True, f"on for {on} (single-process mode: `kitsync run` drains)")
+    client = aioredis.Redis.from_url(
+        settings.redis_url.get_secret_value(), socket_timeout=settings.http_timeout
+    )
+    try:
+        record = await RedisSyncState(client, settings.redis_prefix).last_drain()
+    except (redis.exceptions.RedisError, OSError) as error:
+        return CheckResult(name, False, f"cannot read its state in Redis ({type(error).__name__})")
+    finally:
+        await client.aclose()
+    return CheckResult(name, True, describe_direction(settings.ayon_to_kitsu, record, now))
+
+
 CHECKS: tuple[Callable[[Settings], Awaitable[CheckResult]], ...] = (
     check_kitsu,
     check_ayon,
-    check_ayon_db,
+    check_ayon_reads,
     check_redis,
+    check_ayon_to_kitsu,
 )
 
 

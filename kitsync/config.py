@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import unquote, unquote_plus, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kitsync.errors import ConfigError
 
 Need = Literal["kitsu", "ayon", "ayon_db", "redis", "webhook"]
+TwoWayField = Literal["status", "assignees"]
+TWO_WAY_FIELDS: tuple[TwoWayField, ...] = ("status", "assignees")
 
 
 def _http_url(value: str | None) -> str | None:
@@ -93,6 +95,11 @@ class Settings(BaseSettings):
 
     deactivate_on_delete: bool = Field(False, alias="KITSYNC_DEACTIVATE_ON_DELETE")
     create_users: bool = Field(False, alias="KITSYNC_CREATE_USERS")
+    # Task fields whose AYON changes are written back to Kitsu; off (empty) by default.
+    ayon_to_kitsu: Annotated[frozenset[TwoWayField], NoDecode] = Field(
+        frozenset(), alias="KITSYNC_AYON_TO_KITSU"
+    )
+    ayon_events_interval: float = Field(2.0, alias="KITSYNC_AYON_EVENTS_INTERVAL", ge=0.5, le=3600)
     redis_prefix: str = Field(
         "kitsync:", alias="KITSYNC_REDIS_PREFIX", min_length=1, pattern=r"^[A-Za-z0-9_.:{}-]+$"
     )
@@ -101,10 +108,18 @@ class Settings(BaseSettings):
         6 * 3600.0, alias="KITSYNC_FULL_SYNC_INTERVAL", ge=60, le=7 * 24 * 3600
     )
     poll_interval: float = Field(10.0, alias="KITSYNC_POLL_INTERVAL", ge=1, le=3600)
+    # How far before its cursor the poller reads again: events committed late, Zou servers apart.
+    poll_overlap: float = Field(120.0, alias="KITSYNC_POLL_OVERLAP", ge=1, le=24 * 3600)
     lease_seconds: float = Field(60.0, alias="KITSYNC_LEASE_SECONDS", ge=1, le=3600)
     recover_after: float = Field(600.0, alias="KITSYNC_RECOVER_AFTER", ge=1, le=24 * 3600)
     http_timeout: float = Field(10.0, alias="KITSYNC_HTTP_TIMEOUT", gt=0, le=600)
     db_timeout: float = Field(10.0, alias="KITSYNC_DB_TIMEOUT", gt=0, le=600)
+    # What all kitsync processes together may ask of the servers (README: "Sizing the budgets").
+    ayon_max_requests: int = Field(8, alias="KITSYNC_AYON_MAX_REQUESTS", ge=1, le=1000)
+    kitsu_max_requests: int = Field(2, alias="KITSYNC_KITSU_MAX_REQUESTS", ge=1, le=1000)
+    ayon_db_pool: int = Field(2, alias="KITSYNC_AYON_DB_POOL", ge=1, le=100)
+    budget_lease_seconds: float = Field(30.0, alias="KITSYNC_BUDGET_LEASE_SECONDS", ge=1, le=3600)
+    budget_wait_seconds: float = Field(60.0, alias="KITSYNC_BUDGET_WAIT_SECONDS", gt=0, le=3600)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", alias="KITSYNC_LOG_LEVEL"
     )
@@ -113,6 +128,21 @@ class Settings(BaseSettings):
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return _http_url(value)
+
+    @field_validator("ayon_to_kitsu", mode="before")
+    @classmethod
+    def _split_fields(cls, value: object) -> object:
+        # "status,assignees" in the environment; a list or set when given in code.
+        if isinstance(value, str):
+            fields = {part.strip().lower() for part in value.split(",") if part.strip()}
+            unknown = sorted(fields - set(TWO_WAY_FIELDS))
+            if unknown:
+                raise ValueError(
+                    f"unknown field(s) {', '.join(unknown)}: give any of "
+                    f"{', '.join(TWO_WAY_FIELDS)}, comma-separated"
+                )
+            return frozenset(fields)
+        return value
 
     @field_validator("ayon_db_dsn")
     @classmethod

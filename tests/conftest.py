@@ -20,6 +20,8 @@ import asyncpg
 import pytest
 import redis
 
+from tests.read_paths import READ_PATHS, ReadPath, reading_through
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 PG_ADMIN_DSN = os.environ.get(
@@ -70,11 +72,16 @@ def own_database(prefix: str) -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def database_dsn(name: str) -> str:
+    """The DSN of database ``name`` on the tests' Postgres."""
+    return urlsplit(PG_ADMIN_DSN)._replace(path=f"/{name}").geturl()
+
+
 @pytest.fixture(scope="session")
 def pg_dsn() -> Iterator[str]:
     """DSN of a fresh database owned by this test session (dropped afterwards)."""
     with own_database("kitsync_test_") as name:
-        yield urlsplit(PG_ADMIN_DSN)._replace(path=f"/{name}").geturl()
+        yield database_dsn(name)
 
 
 @pytest.fixture
@@ -104,3 +111,12 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+@pytest.fixture(params=READ_PATHS)
+def read_path(request: pytest.FixtureRequest) -> Iterator[ReadPath]:
+    """Run the test once reading AYON through its database, once through its API (see
+    ``tests/read_paths.py``)."""
+    path: ReadPath = request.param
+    with reading_through(path):
+        yield path

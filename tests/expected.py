@@ -1,10 +1,15 @@
-"""The AYON trees the recorded productions must give: path -> (folder type, label, active).
+"""The AYON trees the recorded productions must give: path -> (folder type, label, active);
+and the AYON users of their persons.
 
 Written out by hand from the Kitsu fixtures' README (builds and mutation steps), so the unit
 tests of the planner and the integration tests of the reconcilers check against the same truth.
 """
 
 from __future__ import annotations
+
+# AYON users for the persons of the recorded Kitsu data (kitsync matches them by e-mail), so
+# that tasks get their assignees.
+USERS = {"alice": "alice.anders@example.com", "bruno": "bruno.baptiste@example.com"}
 
 FILM_TREE = {
     "assets": ("Folder", "Assets", True),
@@ -73,10 +78,9 @@ TV_TREE = {
     "assets/prop/ball": ("Asset", "Ball", True),
     "assets/prop/kite": ("Asset", "Kite", True),
     "assets/prop/umbrella": ("Asset", "Umbrella", True),
-    "edits": ("Folder", "Edits", True),
-    "edits/e01_animatic": ("Edit", "E01 Animatic", True),
     "episodes": ("Folder", "Episodes", True),
     "episodes/e01": ("Episode", "E01", True),
+    "episodes/e01/e01_animatic": ("Edit", "E01 Animatic", True),  # an edit of the episode
     "episodes/e01/sq010": ("Sequence", "SQ010", True),
     "episodes/e01/sq010/sh010": ("Shot", "SH010", True),
     "episodes/e01/sq010/sh020": ("Shot", "SH020", True),
@@ -106,10 +110,9 @@ TV_TREE_AFTER = {
     "assets/prop": ("Folder", "Prop", True),
     "assets/prop/ball": ("Asset", "Ball", True),
     "assets/prop/kite": ("Asset", "Kite", True),
-    "edits": ("Folder", "Edits", True),
-    "edits/e01_animatic": ("Edit", "E01 Animatic", True),
     "episodes": ("Folder", "Episodes", True),
     "episodes/e01": ("Episode", "E01", True),
+    "episodes/e01/e01_animatic": ("Edit", "E01 Animatic", True),  # an edit of the episode
     "episodes/e01/sq010": ("Sequence", "SQ010", True),
     "episodes/e01/sq010/sh010": ("Shot", "SH010", True),
     "episodes/e01/sq010/sh020": ("Shot", "SH020", True),

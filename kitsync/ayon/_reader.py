@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -13,9 +13,10 @@ from pydantic import TypeAdapter
 
 from kitsync.ayon import _sql
 from kitsync.ayon._identifiers import project_schema, safe_project_name
-from kitsync.ayon.errors import AmbiguousPairing, AyonNotFound, AyonUnavailable
-from kitsync.collector import collector_paused
+from kitsync.ayon.errors import AmbiguousPairing, AyonError, AyonNotFound, AyonUnavailable
 from kitsync.core.ids import ayon_id
+from kitsync.gc_pause import collector_paused
+from kitsync.heap import trim_after_parsing
 from kitsync.schemas.ayon import (
     BREAKDOWN,
     AnatomyItem,
@@ -28,6 +29,7 @@ from kitsync.schemas.ayon import (
 
 _Entity = TypeVar("_Entity", AyonFolder, AyonTask)
 _Row = TypeVar("_Row", AyonFolder, AyonTask, AyonLink)
+_Key = TypeVar("_Key", str, str | None)
 _FOLDERS = TypeAdapter(list[AyonFolder])
 _TASKS = TypeAdapter(list[AyonTask])
 _LINKS = TypeAdapter(list[AyonLink])
@@ -46,6 +48,9 @@ _TRANSIENT = (
 )
 # A project schema (or one of its tables) that does not exist.
 _MISSING = (asyncpg.exceptions.UndefinedTableError, asyncpg.exceptions.InvalidSchemaNameError)
+_DATABASE_ERRORS = (*_MISSING, *_TRANSIENT)
+# Names kitsync's sessions in pg_stat_activity, so they can be counted against the budget.
+APPLICATION_NAME = "kitsync"
 
 
 async def connect(
@@ -60,7 +65,7 @@ async def connect(
             timeout=command_timeout,
             command_timeout=command_timeout,
             server_settings={
-                "application_name": "kitsync",
+                "application_name": APPLICATION_NAME,
                 "default_transaction_read_only": "on",
             },
         )
@@ -84,10 +89,14 @@ class ProjectSummary:
 
 
 class AyonReader:
-    """Batched reads of AYON entities. Every method validates the project name before any SQL."""
+    """Batched reads of AYON entities. Every method validates the project name before any SQL.
+    A whole project's folders, tasks or links are read ``page_size`` rows a query."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, page_size: int = _sql.PAGE_ROWS) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
         self._pool = pool
+        self._page = page_size
 
     # ------------------------------------------------------------------ projects and users
 
@@ -114,6 +123,11 @@ class AyonReader:
             raise AyonNotFound(f"AyonReader.project_summary ({project}): no such AYON project")
         return _summary(rows[0])
 
+    async def kitsync_connections(self) -> int:
+        """Sessions other kitsync processes hold on AYON's database now."""
+        rows = await self._fetch("kitsync_connections", _sql.KITSYNC_CONNECTIONS, APPLICATION_NAME)
+        return int(rows[0]["sessions"])
+
     async def users_by_email(self, emails: Iterable[str]) -> dict[str, str]:
         """``{lower-cased email: AYON user name}``; an active user wins over an inactive one."""
         wanted = sorted({email.lower() for email in emails})
@@ -124,6 +138,14 @@ class AyonReader:
         for row in rows:
             found.setdefault(row["email"], row["name"])
         return found
+
+    async def user_emails(self, names: Iterable[str]) -> dict[str, str]:
+        """``{AYON user name: lower-cased email}`` of the users that have an email."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        rows = await self._fetch("user_emails", _sql.USER_EMAILS, wanted)
+        return {row["name"]: row["email"] for row in rows}
 
     async def anatomy(self, project: str) -> AyonProjectAnatomy:
         schema = project_schema(project)
@@ -174,13 +196,13 @@ class AyonReader:
     async def project_folders(self, project: str) -> list[AyonFolder]:
         """Every folder of the project, active or not, each with its path (the full
         reconcile's read; pair with :func:`index_by_kitsu_id`)."""
-        sql = _sql.folders(project_schema(project), _sql.EVERY_FOLDER)
-        return await self._entities("project_folders", _FOLDERS, sql, project=project)
+        sql = _sql.folders(project_schema(project), _sql.EVERY_FOLDER, page=1)
+        return await self._pages("project_folders", _FOLDERS, sql, project=project)
 
     async def project_tasks(self, project: str) -> list[AyonTask]:
         """Every task of the project, active or not."""
-        sql = _sql.tasks(project_schema(project), _sql.EVERY_TASK)
-        return await self._entities("project_tasks", _TASKS, sql, project=project)
+        sql = _sql.tasks(project_schema(project), _sql.EVERY_TASK, page=1)
+        return await self._pages("project_tasks", _TASKS, sql, project=project)
 
     async def folders_by_ids(self, project: str, ids: Iterable[str]) -> dict[str, AyonFolder]:
         schema = project_schema(project)
@@ -191,10 +213,13 @@ class AyonReader:
         found = await self._entities("folders_by_ids", _FOLDERS, sql, wanted, project=project)
         return {folder.id: folder for folder in found}
 
-    async def folder_paths(self, project: str, ids: Iterable[str]) -> dict[str, str]:
-        """``{folder id: path}`` (names from the root joined by ``/``, no leading slash)."""
-        folders = await self.folders_by_ids(project, ids)
-        return {folder_id: folder.path or "" for folder_id, folder in folders.items()}
+    async def tasks_by_ids(self, project: str, ids: Iterable[str]) -> dict[str, AyonTask]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        sql = _sql.tasks(project_schema(project), _sql.TASKS_BY_IDS)
+        found = await self._entities("tasks_by_ids", _TASKS, sql, wanted, project=project)
+        return {task.id: task for task in found}
 
     async def children(
         self, project: str, parent_ids: Iterable[str | None]
@@ -210,10 +235,7 @@ class AyonReader:
         rows = await self._entities(
             "children", _FOLDERS, sql, ids, None in parents, project=project
         )
-        found: dict[str | None, list[AyonFolder]] = {parent: [] for parent in parents}
-        for folder in rows:
-            found[folder.parent_id].append(folder)
-        return found
+        return grouped(rows, parents, lambda folder: folder.parent_id)
 
     async def tasks_of_folders(
         self, project: str, folder_ids: Iterable[str]
@@ -226,10 +248,7 @@ class AyonReader:
             return {}
         sql = _sql.tasks(schema, _sql.TASKS_BY_FOLDERS)
         rows = await self._entities("tasks_of_folders", _TASKS, sql, wanted, project=project)
-        found: dict[str, list[AyonTask]] = {folder_id: [] for folder_id in wanted}
-        for task in rows:
-            found[task.folder_id].append(task)
-        return found
+        return grouped(rows, wanted, lambda task: task.folder_id)
 
     async def folders_with_products(self, project: str, folder_ids: Iterable[str]) -> set[str]:
         """The given folders that have products in their subtree: never delete those."""
@@ -265,10 +284,7 @@ class AyonReader:
         rows = await self._entities(
             "links_of_outputs", _LINKS, sql, wanted, link_type, project=project
         )
-        found: dict[str, list[AyonLink]] = {output_id: [] for output_id in wanted}
-        for link in rows:
-            found[link.output_id].append(link)
-        return found
+        return grouped(rows, wanted, lambda link: link.output_id)
 
     async def links_into(
         self,
@@ -292,8 +308,8 @@ class AyonReader:
     async def links_of_type(self, project: str, link_type: str = BREAKDOWN) -> list[AyonLink]:
         """Every link of ``link_type`` (full name) in the project."""
         schema = project_schema(project)
-        sql = _sql.links(schema, _sql.LINKS_OF_TYPE)
-        return await self._entities("links_of_type", _LINKS, sql, link_type, project=project)
+        sql = _sql.links(schema, _sql.LINKS_OF_TYPE, page=2)
+        return await self._pages("links_of_type", _LINKS, sql, link_type, project=project)
 
     async def links_touching(self, project: str, folder_ids: Iterable[str]) -> list[AyonLink]:
         """Every link, of any type, with one of the given entities as input or output."""
@@ -316,19 +332,57 @@ class AyonReader:
     ) -> list[_Row]:
         """The entities of a folders, tasks or links query (its one JSON array, see ``_sql``)."""
         found = await self._fetch(method, sql, *args, project=project)
-        with collector_paused():
-            return adapter.validate_json(found[0][_sql.ROWS])
+        return _parsed(adapter, found[0])
+
+    async def _pages(
+        self,
+        method: str,
+        adapter: TypeAdapter[list[_Row]],
+        sql: str,
+        *args: object,
+        project: str,
+    ) -> list[_Row]:
+        """Every entity of a paged query (its page's start and size after ``args``), all pages
+        in one snapshot, as one query would see them (a repeatable-read transaction)."""
+        rows: list[_Row] = []
+        after = 0  # creation orders start at 1
+        try:
+            async with (
+                self._pool.acquire() as connection,
+                connection.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                while True:
+                    found = await connection.fetchrow(sql, *args, after, self._page)
+                    page = _parsed(adapter, found)
+                    rows += page
+                    if len(page) < self._page:
+                        return rows
+                    after = found[_sql.LAST]
+        except _DATABASE_ERRORS as error:
+            raise _gateway_error(method, project, error) from None
 
     async def _fetch(
         self, method: str, sql: str, *args: object, project: str | None = None
     ) -> list[Any]:
-        where = f"AyonReader.{method}" + (f" ({project})" if project else "")
         try:
             return list(await self._pool.fetch(sql, *args))
-        except _MISSING as error:
-            raise AyonNotFound(f"{where}: {error}") from None
-        except _TRANSIENT as error:
-            raise AyonUnavailable(f"{where}: AYON's database is unreachable: {error}") from None
+        except _DATABASE_ERRORS as error:
+            raise _gateway_error(method, project, error) from None
+
+
+def _gateway_error(method: str, project: str | None, error: Exception) -> AyonError:
+    where = f"AyonReader.{method}" + (f" ({project})" if project else "")
+    if isinstance(error, _MISSING):
+        return AyonNotFound(f"{where}: {error}")
+    return AyonUnavailable(f"{where}: AYON's database is unreachable: {error}")
+
+
+def _parsed(adapter: TypeAdapter[list[_Row]], found: Mapping[str, Any]) -> list[_Row]:
+    body = found[_sql.ROWS]
+    with collector_paused():
+        rows = adapter.validate_json(body)
+    trim_after_parsing(len(body))
+    return rows
 
 
 def _json(text: str | None) -> dict[str, Any]:
@@ -345,6 +399,16 @@ def _summary(row: Mapping[str, Any]) -> ProjectSummary:
         kitsu_project_id=row["kitsu_id"],
         attrib=_json(row["attrib"]),
     )
+
+
+def grouped(
+    rows: Iterable[_Row], keys: Iterable[_Key], key: Callable[[_Row], _Key]
+) -> dict[_Key, list[_Row]]:
+    """``rows`` by ``key``, in their order; every one of ``keys`` is a key, maybe of nothing."""
+    found: dict[_Key, list[_Row]] = {wanted: [] for wanted in keys}
+    for row in rows:
+        found[key(row)].append(row)
+    return found
 
 
 def index_by_kitsu_id(entities: Iterable[_Entity], kitsu_ids: Iterable[str]) -> dict[str, _Entity]:

@@ -2,9 +2,11 @@
 text ever formatted in is a schema name that ``project_schema`` has validated.
 
 jsonb columns are selected as text so the result does not depend on the pool's type codecs.
-Folders, tasks and links come as one JSON array per query (``ROWS`` below): a whole project is
-read at once, and pydantic-core parses one document far faster than Python decodes and
-validates tens of thousands of rows and their jsonb values one by one.
+Folders, tasks and links come as one JSON array per query (``ROWS`` below): pydantic-core parses
+one document far faster than Python decodes and validates tens of thousands of rows and their
+jsonb values one by one. A whole project's folders, tasks or links are read in pages (of
+``PAGE_ROWS`` by default; keyset on ``creation_order``, unique): a 20,000-shot series has
+175,000 links, one document of ~50 MB whose parse took about three times that in memory.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ from __future__ import annotations
 # Folders, tasks and links: the column holding the query's JSON array, one object per row, with
 # ids as AYON's 32 hex digits and attrib and data always objects.
 ROWS = "entities"
+# The query's last ``creation_order`` (null when it found nothing): where the next page starts.
+LAST = "last"
+PAGE_ROWS = 10_000
 
 
 def _hex(column: str) -> str:
@@ -23,12 +28,27 @@ def _object(column: str) -> str:
     return f"CASE WHEN jsonb_typeof({column}) = 'object' THEN {column} ELSE '{{}}'::jsonb END"
 
 
-def _rows(fields: dict[str, str], source: str, order: str) -> str:
-    """The rows of ``source`` as one JSON array of ``{key: expression}`` objects."""
+def _rows(fields: dict[str, str], source: str, alias: str) -> str:
+    """The rows of ``source`` as one JSON array of ``{key: expression}`` objects, in creation
+    order, and the last one's ``creation_order``."""
     pairs = ", ".join(f"'{key}', {value}" for key, value in fields.items())
+    order = f"{alias}.creation_order"
     return (
         f"SELECT coalesce(json_agg(json_build_object({pairs}) ORDER BY {order}), '[]')::text"
-        f" AS {ROWS}\n{source}"
+        f" AS {ROWS}, max({order}) AS {LAST}\n{source}"
+    )
+
+
+def _picked(table: str, alias: str, condition: str, page: int | None) -> str:
+    """The rows of ``table`` matching ``condition``; with ``page`` (the number of the first of
+    two more parameters), only those after creation order ``$page``, at most ``$page+1``."""
+    # The table's schema is validated by project_schema; conditions are constants.
+    picked = f"SELECT {alias}.* FROM {table} {alias} WHERE ({condition})"  # noqa: S608
+    if page is None:
+        return picked
+    return (
+        f"{picked} AND {alias}.creation_order > ${page}"
+        f" ORDER BY {alias}.creation_order LIMIT ${page + 1}"
     )
 
 
@@ -77,13 +97,14 @@ EVERY_FOLDER = "TRUE"
 _MAX_DEPTH = 256
 
 
-def folders(schema: str, condition: str) -> str:
-    """Folders matching ``condition``, each with its path, built upwards from the picked rows only
-    (the ``hierarchy`` view lags behind direct writes and may not exist in every deployment)."""
+def folders(schema: str, condition: str, page: int | None = None) -> str:
+    """Folders matching ``condition`` (a page of them, see ``_picked``), each with its path,
+    built upwards from the picked rows only (the ``hierarchy`` view lags behind direct writes
+    and may not exist in every deployment)."""
     picked = "FROM picked p JOIN chain c ON c.start_id = p.id AND c.next_id IS NULL"
     return f"""
 WITH RECURSIVE picked AS (
-    SELECT f.* FROM {schema}.folders f WHERE {condition}
+    {_picked(f"{schema}.folders", "f", condition, page)}
 ), chain AS (
     SELECT p.id AS start_id, p.parent_id AS next_id, p.name::text AS path, 1 AS depth
     FROM picked p
@@ -92,17 +113,18 @@ WITH RECURSIVE picked AS (
     FROM chain c JOIN {schema}.folders f ON f.id = c.next_id
     WHERE c.depth < {_MAX_DEPTH}
 )
-{_rows(_FOLDER, picked, "p.creation_order")}
+{_rows(_FOLDER, picked, "p")}
 """  # noqa: S608 - schema validated by project_schema; conditions are constants
 
 
-def tasks(schema: str, condition: str) -> str:
-    """Tasks matching ``condition`` (``t`` is the tasks table)."""
-    return _rows(_TASK, f"FROM {schema}.tasks t WHERE {condition}", "t.creation_order")
+def tasks(schema: str, condition: str, page: int | None = None) -> str:
+    """Tasks matching ``condition`` (``t`` is the tasks table; a page, see ``_picked``)."""
+    return _rows(_TASK, f"FROM ({_picked(f'{schema}.tasks', 't', condition, page)}) t", "t")
 
 
 TASKS_BY_KITSU_IDS = "t.id = ANY($1::uuid[]) OR t.data->>'kitsuId' = ANY($2::text[])"
 TASKS_BY_FOLDERS = "t.folder_id = ANY($1::uuid[])"
+TASKS_BY_IDS = "t.id = ANY($1::uuid[])"
 EVERY_TASK = "TRUE"
 
 
@@ -122,9 +144,9 @@ WHERE EXISTS (SELECT 1 FROM {schema}.products pr WHERE pr.folder_id = s.id)
 """  # noqa: S608 - schema validated by project_schema; conditions are constants
 
 
-def links(schema: str, condition: str) -> str:
-    """Links matching ``condition`` (``l`` is the links table)."""
-    return _rows(_LINK, f"FROM {schema}.links l WHERE {condition}", "l.creation_order")
+def links(schema: str, condition: str, page: int | None = None) -> str:
+    """Links matching ``condition`` (``l`` is the links table; a page, see ``_picked``)."""
+    return _rows(_LINK, f"FROM ({_picked(f'{schema}.links', 'l', condition, page)}) l", "l")
 
 
 LINKS_OF_OUTPUTS = "l.output_id = ANY($1::uuid[]) AND l.link_type = $2"
@@ -192,9 +214,22 @@ FROM public.projects
 PROJECTS = _PROJECT_SUMMARY + "ORDER BY name"
 PROJECT = _PROJECT_SUMMARY + "WHERE name = $1"
 
+USER_EMAILS = """
+SELECT name, lower(attrib->>'email') AS email
+FROM public.users
+WHERE name = ANY($1::text[]) AND coalesce(attrib->>'email', '') <> ''
+"""
+
 USERS_BY_EMAIL = """
 SELECT lower(attrib->>'email') AS email, name
 FROM public.users
 WHERE lower(attrib->>'email') = ANY($1::text[])
 ORDER BY active DESC, name
+"""
+
+# Sessions of kitsync processes other than the asking one (AYON's own have another name).
+KITSYNC_CONNECTIONS = """
+SELECT count(*) AS sessions
+FROM pg_stat_activity
+WHERE application_name = $1 AND datname = current_database() AND pid <> pg_backend_pid()
 """

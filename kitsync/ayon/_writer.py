@@ -14,14 +14,19 @@ from pydantic import TypeAdapter
 from kitsync.ayon._http import error_for, parse, transport_error
 from kitsync.ayon._identifiers import safe_project_name
 from kitsync.ayon.errors import AyonConflict, AyonError, AyonNotFound, OperationFailed
+from kitsync.budget import Budget, budgeted_transport
+from kitsync.concurrency import task_group
 from kitsync.metrics import count_request
 from kitsync.schemas.ayon import (
     AnatomyItem,
     AyonEvent,
+    AyonEventRecord,
     AyonId,
     AyonProject,
     AyonUser,
     CreatedId,
+    EnrolledJob,
+    EnrollRequest,
     LinkCreate,
     LinksBulkRequest,
     LinksBulkResponse,
@@ -43,7 +48,8 @@ class AyonWriter:
     """AYON's REST writes. Use as ``async with AyonWriter(url, key) as ayon: ...``.
 
     Every request carries ``x-api-key``, ``X-Sender: kitsync`` and ``X-Sender-Type: kitsu`` (so an
-    AYON -> Kitsu direction can ignore kitsync's own changes).
+    AYON -> Kitsu direction can ignore kitsync's own changes). With a ``budget``, every request
+    waits for one of its slots (see ``kitsync.budget``).
     """
 
     def __init__(
@@ -55,6 +61,7 @@ class AyonWriter:
         transport: httpx.AsyncBaseTransport | None = None,
         chunk_size: int = 200,
         max_connections: int = 20,
+        budget: Budget | None = None,
     ) -> None:
         if chunk_size < 1 or max_connections < 1:
             raise ValueError("chunk_size and max_connections must be at least 1")
@@ -65,11 +72,13 @@ class AyonWriter:
             base_url=self._base_url,
             headers={"x-api-key": api_key, "X-Sender": SENDER, "X-Sender-Type": SENDER_TYPE},
             timeout=timeout,
-            transport=transport,
-            limits=httpx.Limits(max_connections=max_connections),
+            # Every request of this client, whichever module of the gateway makes it, is sent
+            # within the cluster's AYON budget.
+            transport=budgeted_transport(budget, transport, max_connections=max_connections),
         )
-        # Calls that fan out wait here rather than in httpx's pool, whose wait counts against
-        # the timeout.
+        # Every request waits for a slot here rather than in httpx's pool, whose wait counts
+        # against the timeout: one limit for the whole process, so a fan-out of thousands (the
+        # records of a storm of events) queues instead of timing out.
         self._slots = asyncio.Semaphore(max_connections)
         # A PATCH of anatomy lists replaces them whole: read-modify-write one at a time.
         self._anatomy_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -125,11 +134,6 @@ class AyonWriter:
             ids.extend(link.id for link in answer.created)
         return ids
 
-    async def create_link(self, project: str, link: LinkCreate) -> str:
-        path = f"/api/projects/{safe_project_name(project)}/links"
-        response = await self._call("POST", path, link.to_wire())
-        return parse(CreatedId, "POST", path, response).id
-
     async def delete_link(self, project: str, link_id: str) -> bool:
         """Delete one link. A link that is already gone is not an error (deletes are retried and
         may race): the answer is then False."""
@@ -143,15 +147,10 @@ class AyonWriter:
     async def delete_links(self, project: str, link_ids: Iterable[str]) -> int:
         """Delete links concurrently (AYON has no bulk delete); how many were still there."""
 
-        async def delete(link_id: str) -> bool:
-            async with self._slots:
-                return await self.delete_link(project, link_id)
-
-        try:
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(delete(i)) for i in dict.fromkeys(link_ids)]
-        except ExceptionGroup as failures:
-            raise failures.exceptions[0] from None
+        async with task_group() as group:
+            tasks = [
+                group.create_task(self.delete_link(project, i)) for i in dict.fromkeys(link_ids)
+            ]
         return sum(task.result() for task in tasks)
 
     # ------------------------------------------------------------------ events
@@ -192,14 +191,37 @@ class AyonWriter:
         status: Literal["in_progress", "finished", "failed"],
         summary: Mapping[str, Any] | None = None,
         description: str | None = None,
+        sender: str | None = None,
     ) -> None:
-        """``PATCH /api/events/{id}``: move a job event on (``summary`` replaces the old one)."""
+        """``PATCH /api/events/{id}``: move a job event on (``summary`` replaces the old one).
+
+        An enrolled job is patched with the ``sender`` it enrolled as: AYON overwrites the
+        event's sender with X-Sender, and enroll recognises a job as its own by that.
+        """
         body: dict[str, Any] = {"status": status}
         if summary is not None:
             body["summary"] = dict(summary)
         if description is not None:
             body["description"] = description
-        await self._call("PATCH", f"/api/events/{_ID.validate_python(event_id)}", body)
+        path = f"/api/events/{_ID.validate_python(event_id)}"
+        await self._call("PATCH", path, body, sender=sender)
+
+    async def enroll(self, request: EnrollRequest, *, sender: str) -> EnrolledJob | None:
+        """``POST /api/enroll`` as ``sender``: the next job, or None when there is none.
+
+        AYON hands the same sender its own unfinished job again (and its failed one, restarted),
+        so a worker that died mid-job gets it back under the same sender name.
+        """
+        path = "/api/enroll"
+        response = await self._call("POST", path, request.to_wire(), sender=sender)
+        if response.status_code == 204:
+            return None
+        return parse(EnrolledJob, "POST", path, response)
+
+    async def event(self, event_id: str) -> AyonEventRecord:
+        """``GET /api/events/{id}``."""
+        path = f"/api/events/{_ID.validate_python(event_id)}"
+        return parse(AyonEventRecord, "GET", path, await self._call("GET", path))
 
     # ------------------------------------------------------------------ projects
 
@@ -229,8 +251,11 @@ class AyonWriter:
         task_types: Iterable[AnatomyItem] = (),
         statuses: Iterable[AnatomyItem] = (),
         link_types: Iterable[LinkTypeItem] = (),
+        update_existing: bool = False,
     ) -> bool:
-        """Add the items the project lacks; True if it sent a change.
+        """Add the items the project lacks; True if it sent a change. ``update_existing``: an
+        item the project has gets the other fields of the wanted one too (a Kitsu colour),
+        keeping its name and whatever the wanted one does not say.
 
         The project's lists are read fresh and each changed list is sent whole (current items,
         untouched, plus the additions): AYON deletes whatever a list leaves out, and a link
@@ -246,7 +271,7 @@ class AyonWriter:
                 ("taskTypes", current.task_types, task_types),
                 ("statuses", current.statuses, statuses),
             ):
-                _add_missing(patch, key, have, wanted, str.casefold)
+                _add_missing(patch, key, have, wanted, str.casefold, update_existing)
             _add_missing(patch, "linkTypes", current.link_types, link_types, str)
             if not patch:
                 return False
@@ -272,10 +297,17 @@ class AyonWriter:
     # ------------------------------------------------------------------ plumbing
 
     async def _call(
-        self, method: str, path: str, body: Mapping[str, Any] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        sender: str | None = None,
     ) -> httpx.Response:
+        headers = {"X-Sender": sender} if sender else None
         try:
-            response = await self._client.request(method, path, json=body)
+            async with self._slots:
+                response = await self._client.request(method, path, json=body, headers=headers)
         except httpx.TransportError as error:
             count_request("ayon", None)
             raise transport_error(method, path, error) from None
@@ -319,14 +351,24 @@ def _add_missing(
     have: Sequence[_Item],
     wanted: Iterable[_Item],
     fold: Callable[[str], str],
+    update_existing: bool = False,
 ) -> None:
-    """Put ``key`` in ``patch`` as the full current list plus the wanted items it lacks."""
-    known = {fold(item.name) for item in have}
-    additions: list[_Item] = []
+    """Put ``key`` in ``patch`` as the full current list plus the wanted items it lacks (and,
+    ``update_existing``, with the wanted fields of those it has), if that changes it."""
+    # Items go back exactly as AYON gave them, but for an update: a PATCH replaces the list.
+    items = [item.model_dump(mode="json", by_alias=True) for item in have]
+    position = {fold(item["name"]): index for index, item in enumerate(items)}
+    changed = False
     for item in wanted:
-        if fold(item.name) not in known:
-            known.add(fold(item.name))
-            additions.append(item)
-    if additions:
-        # Items go back exactly as AYON gave them: a list PATCH is a full replacement.
-        patch[key] = [item.model_dump(mode="json", by_alias=True) for item in [*have, *additions]]
+        fields = item.model_dump(mode="json", by_alias=True)
+        index = position.get(fold(item.name))
+        if index is None:
+            position[fold(item.name)] = len(items)
+            items.append(fields)
+            changed = True
+        elif update_existing:
+            merged = items[index] | {k: v for k, v in fields.items() if k != "name"}
+            changed |= merged != items[index]
+            items[index] = merged
+    if changed:
+        patch[key] = items

@@ -40,6 +40,16 @@ class AyonUnavailable(AyonError, TransientError):
     """5xx, 429, timeouts and lost connections: the same call may succeed later."""
 
 
+class AyonQueryError(AyonError):
+    """AYON answered a GraphQL read with ``errors`` (HTTP 200): a query, argument or filter it
+    refused. Nothing of the answer is used, not even partial data."""
+
+
+class IncompleteRead(AyonUnavailable):
+    """A paginated GraphQL read could not be followed to its end (an answer cut short or
+    unreadable, a page without a cursor). Transient; the read is never used half done."""
+
+
 class OperationFailed(AyonError):
     """An operations chunk was rolled back because one of its operations failed.
 

@@ -1,6 +1,5 @@
 """The ``kitsync`` command line: ``main`` is the console script's entry point."""
 
-from kitsync.cli import check, ops, roles, sync
 from kitsync.cli._main import main
 
-__all__ = ["check", "main", "ops", "roles", "sync"]
+__all__ = ["main"]

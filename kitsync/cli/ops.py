@@ -11,10 +11,13 @@ from typing import TypeVar
 import click
 import redis.asyncio as aioredis
 
+from kitsync.ayon_to_kitsu import RedisSyncState, describe_direction
 from kitsync.cli._common import EXIT_FAILED, settings_or_exit
 from kitsync.cli._main import main
 from kitsync.config import Settings, reveal
-from kitsync.worker.app import EVENTS_QUEUE, RECONCILE_QUEUE, key_queue_prefix
+from kitsync.redis_keys import RedisKeys
+from kitsync.worker import names
+from kitsync.worker.clock import redis_now
 from kitsync.worker.cursor import RedisCursor
 from kitsync.worker.keyqueue import KeyQueue, KeyQueueError, RedisKeyQueue
 
@@ -23,7 +26,7 @@ T = TypeVar("T")
 
 def _queue(settings: Settings) -> tuple[aioredis.Redis, KeyQueue]:
     redis = aioredis.Redis.from_url(reveal(settings.redis_url) or "")
-    return redis, RedisKeyQueue(redis, prefix=key_queue_prefix(settings))
+    return redis, RedisKeyQueue(redis, prefix=RedisKeys(settings.redis_prefix).key_queue)
 
 
 def _on_queue(settings: Settings, work: Callable[[KeyQueue], Awaitable[T]]) -> T:
@@ -42,7 +45,7 @@ def _on_queue(settings: Settings, work: Callable[[KeyQueue], Awaitable[T]]) -> T
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Show queue depths, keys in flight, dead letters, poller lag and paired projects.
+    """Show queue depths, keys in flight, dead letters, poller lag, budgets, paired projects.
 
     \b
     Example:
@@ -59,54 +62,72 @@ def status(ctx: click.Context) -> None:
 
 async def _status(settings: Settings) -> list[str]:
     redis, queue = _queue(settings)
+    keys = RedisKeys(settings.redis_prefix)
     try:
         stats = await queue.stats()
-        depths = {
-            name: await redis.llen(f"{settings.redis_prefix}celery:{name}")
-            for name in (EVENTS_QUEUE, RECONCILE_QUEUE)
-        }
-        cursor = await RedisCursor(redis, settings.redis_prefix).get()
-        last_poll = await redis.get(f"{settings.redis_prefix}poll:last")
+        depths = {name: await redis.llen(keys.broker_queue(name)) for name in names.QUEUES}
+        cursor = await RedisCursor(redis, keys).get()
+        last_poll = await redis.get(keys.poll_last)
+        polled_ago = await redis_now(redis) - float(last_poll) if last_poll else None
         dead = await queue.dead_letters()
+        budget_lines = await _budgets(settings, redis)
+        drain = await RedisSyncState(redis, settings.redis_prefix).last_drain()
     finally:
         await redis.aclose()
-    now = datetime.now(UTC).replace(tzinfo=None)
     lines = [f"broker queues: {', '.join(f'{k} {v}' for k, v in depths.items())}"]
     lines.append(
-        f"keys: {stats.queued} queued, {len(stats.processing)} in flight, {stats.dirty} dirty"
+        f"keys: {stats.queued} queued ({stats.retrying} waiting to retry), "
+        f"{len(stats.processing)} in flight, {stats.dirty} dirty"
     )
     for item in stats.processing:
         state = "lease expired" if item.expires_in < 0 else f"{item.age:.0f} s"
         lines.append(f"  {item.key}  on {item.owner}  ({state})")
-    if cursor is None:
+    if polled_ago is None:
         lines.append("poller: never ran")
     else:
-        lag = (now - cursor).total_seconds()
-        polled = last_poll.decode() if isinstance(last_poll, bytes) else last_poll
-        lines.append(f"poller: cursor {cursor.isoformat()} (lag {lag:.0f} s), last poll {polled}")
+        read_to = cursor.isoformat() if cursor else "none yet"
+        lines.append(
+            f"poller: last poll {polled_ago:.0f} s ago (lag), read Kitsu's events up to {read_to}"
+        )
+    direction = describe_direction(settings.ayon_to_kitsu, drain, datetime.now(UTC))
+    lines.append(f"AYON -> Kitsu: {direction}")
     lines.append(f"dead letters: {len(dead)}")
     for letter in dead[-5:]:
         lines.append(f"  {letter.key}: {letter.error}")
+    lines += budget_lines
     lines += await _paired(settings)
     return lines
 
 
-async def _paired(settings: Settings) -> list[str]:
-    if settings.ayon_db_dsn is None:
-        return ["paired projects: AYON_DB_DSN not set"]
-    from kitsync.ayon import AyonError, AyonReader, connect
+async def _budgets(settings: Settings, redis: aioredis.Redis) -> list[str]:
+    from kitsync.budget import redis_budgets
 
+    lines = ["budgets (requests in flight, all kitsync processes):"]
+    for usage in await redis_budgets(settings, redis).usage():
+        paused = f", paused {usage.paused_for:.0f} s more" if usage.paused_for else ""
+        lines.append(f"  {usage.server}: {usage.in_use} of {usage.limit}{paused}")
+    return lines
+
+
+async def _paired(settings: Settings) -> list[str]:
+    if settings.ayon_url is None or settings.ayon_api_key is None:
+        return ["paired projects: AYON_URL / AYON_API_KEY not set"]
+    from kitsync.ayon import AyonError, AyonReader
+    from kitsync.reconcile.context import open_reader
+
+    lines: list[str] = []
     try:
-        pool = await connect(reveal(settings.ayon_db_dsn) or "", max_size=1)
+        async with open_reader(settings) as reader:
+            paired = await reader.paired_projects()
+            if isinstance(reader, AyonReader):  # only the database path holds connections
+                connections = await reader.kitsync_connections()
+                lines.append(
+                    f"AYON database: {connections} kitsync connections "
+                    f"(at most {settings.ayon_db_pool} per worker process)"
+                )
     except AyonError as error:
         return [f"paired projects: {error}"]
-    try:
-        paired = await AyonReader(pool).paired_projects()
-    except AyonError as error:
-        return [f"paired projects: {error}"]
-    finally:
-        await pool.close()
-    return [f"paired projects: {len(paired)}"] + [
+    return [*lines, f"paired projects: {len(paired)}"] + [
         f"  Kitsu {kitsu} -> AYON {ayon}" for kitsu, ayon in sorted(paired.items())
     ]
 
@@ -146,14 +167,14 @@ def dlq_replay(ctx: click.Context, keys: tuple[str, ...], everything: bool) -> N
       $ kitsync dlq replay d6b4.../shot/f48b...
       $ kitsync dlq replay --all
     """
-    settings = settings_or_exit(ctx, ("kitsu", "ayon", "ayon_db", "redis"))
+    settings = settings_or_exit(ctx, ("kitsu", "ayon", "redis"))
     if not keys and not everything:
         raise click.UsageError("name the keys to replay, or give --all")
     from kitsync.worker.celery_app import app
 
     replayed = _on_queue(settings, lambda queue: queue.replay(None if everything else keys))
     for key in replayed:
-        app.send_task("kitsync.reconcile", args=(key,))
+        app.send_task(names.RECONCILE, args=(key,))
     click.echo(f"replayed {len(replayed)} keys")
 
 

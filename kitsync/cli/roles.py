@@ -10,9 +10,9 @@ import click
 from kitsync.cli._common import settings_or_exit
 from kitsync.cli._main import main
 from kitsync.config import Need
-from kitsync.worker.app import ALL_QUEUES
+from kitsync.worker.names import ALL_QUEUES
 
-WORKER_NEEDS: tuple[Need, ...] = ("kitsu", "ayon", "ayon_db", "redis")
+WORKER_NEEDS: tuple[Need, ...] = ("kitsu", "ayon", "redis")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -69,11 +69,16 @@ def worker(ctx: click.Context, concurrency: int, queues: str, metrics_port: int 
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             # Metrics must be born knowing where the worker processes share their values, and
             # this process made them already (on import): start again with the folder set.
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="kitsync-metrics-")
+            folder = tempfile.mkdtemp(prefix="kitsync-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+            os.environ[_OWN_METRICS_DIR] = folder
             os.execv(sys.executable, [sys.executable, "-m", "kitsync", *sys.argv[1:]])  # noqa: S606
+        if own_folder := os.environ.pop(_OWN_METRICS_DIR, None):
+            _remove_at_exit(own_folder)
         from kitsync.metrics import serve_worker_metrics
+        from kitsync.worker.queue_metrics import QueueStateCollector, redis_queue_state
 
-        serve_worker_metrics(metrics_port)
+        serve_worker_metrics(metrics_port, QueueStateCollector(redis_queue_state(settings)))
     from kitsync.worker.celery_app import app
 
     level = ctx.obj["log_level"] or settings.log_level
@@ -90,6 +95,26 @@ def worker(ctx: click.Context, concurrency: int, queues: str, metrics_port: int 
             "--without-mingle",
         ]
     )
+
+
+# Set across the re-exec when the metrics folder is the worker's own, not one the operator set.
+_OWN_METRICS_DIR = "_KITSYNC_OWN_METRICS_DIR"
+
+
+def _remove_at_exit(folder: str) -> None:
+    """Remove ``folder`` when this process exits, not when a prefork child (a fork that inherits
+    the hook) does: its siblings still write there."""
+    import atexit
+    import os
+    import shutil
+
+    owner = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    atexit.register(remove)
 
 
 @main.command()
@@ -126,12 +151,15 @@ def receiver(ctx: click.Context, host: str, port: int) -> None:
 
     from kitsync.config import reveal
     from kitsync.receiver import create_app
-    from kitsync.worker.app import redis_key_queue
     from kitsync.worker.celery_app import app
+    from kitsync.worker.queue_metrics import QueueStateCollector, redis_queue_state
+    from kitsync.worker.runtime import redis_key_queue
     from kitsync.worker.sink import CelerySink
 
     web = create_app(
-        CelerySink(app, redis_key_queue(settings)), secret=reveal(settings.webhook_secret) or ""
+        CelerySink(app, redis_key_queue(settings)),
+        secret=reveal(settings.webhook_secret) or "",
+        shared_metrics=QueueStateCollector(redis_queue_state(settings)),
     )
     uvicorn.run(web, host=host, port=port, log_config=None, access_log=False)
 
@@ -152,16 +180,18 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
     Example:
       $ kitsync run --port 8080
     """
-    settings = settings_or_exit(ctx, ("kitsu", "ayon", "ayon_db"))
+    settings = settings_or_exit(ctx, ("kitsu", "ayon"))
     import threading
 
     import uvicorn
 
     from kitsync.config import reveal
     from kitsync.receiver import create_app
-    from kitsync.worker.app import create_celery, redis_key_queue
+    from kitsync.worker.app import create_celery
     from kitsync.worker.keyqueue import KeyQueue
-    from kitsync.worker.runtime import Runtime
+    from kitsync.worker.names import RECONCILE_ALL
+    from kitsync.worker.queue_metrics import QueueStateCollector, queue_state, redis_queue_state
+    from kitsync.worker.runtime import Runtime, redis_key_queue
     from kitsync.worker.sink import CelerySink
 
     runtime = Runtime(settings)
@@ -171,7 +201,15 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
         # The receiver runs on its own thread and loop: a Redis queue needs its own client there;
         # the in-process queue is shared, that is the point of it.
         queue: KeyQueue = runtime.queue() if runtime.single_process else redis_key_queue(settings)
-        web = create_app(CelerySink(app, queue), secret=secret)
+        if runtime.single_process:
+
+            async def last_poll() -> float | None:
+                return runtime.last_poll
+
+            shared = QueueStateCollector(lambda: queue_state(queue, last_poll))
+        else:
+            shared = QueueStateCollector(redis_queue_state(settings))
+        web = create_app(CelerySink(app, queue), secret=secret, shared_metrics=shared)
         server = uvicorn.Server(
             uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False)
         )
@@ -182,7 +220,7 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
         )
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     # A full reconcile first: it repairs whatever a crash or a long stop left behind.
-    app.send_task("kitsync.reconcile_all")
+    app.send_task(RECONCILE_ALL)
     level = ctx.obj["log_level"] or settings.log_level
     app.worker_main(
         [

@@ -17,11 +17,18 @@ from kitsync.cli._main import main
 from kitsync.config import Need, Settings
 from kitsync.errors import ConfigError, KitsyncError
 from kitsync.kitsu import KitsuError
-from kitsync.tasks.context import SyncContext, open_context
-from kitsync.tasks.pairing import Pairing, find_kitsu_project, pair_project
-from kitsync.tasks.project import ProjectReport, reconcile_project
+from kitsync.reconcile import (
+    Pairing,
+    ProjectReport,
+    SyncContext,
+    find_kitsu_project,
+    open_context,
+    pair_project,
+    reconcile_project,
+)
+from kitsync.reconcile.progress import PhaseMeter
 
-NEEDS: tuple[Need, ...] = ("kitsu", "ayon", "ayon_db")
+NEEDS: tuple[Need, ...] = ("kitsu", "ayon")
 T = TypeVar("T")
 
 
@@ -59,7 +66,9 @@ def pair(ctx: click.Context, kitsu_project: str, ayon_project: str | None, verbo
         pairing = await pair_project(sync, found, ayon_project)
         click.echo(f"{pairing.describe()}; syncing it", err=True)
         with ExitStack() as stack:
-            report = await reconcile_project(sync, found.id, progress=_Progress(stack))
+            report = await reconcile_project(
+                sync, found.id, progress=_Progress(stack), itemize=verbose
+            )
         return pairing, report
 
     pairing, report = _run(ctx, settings, run)
@@ -102,7 +111,9 @@ def sync(ctx: click.Context, project: str, dry_run: bool, verbose: bool) -> None
         found = await find_kitsu_project(sync, project)
         with ExitStack() as stack:
             progress = None if dry_run else _Progress(stack)
-            return await reconcile_project(sync, found.id, dry_run=dry_run, progress=progress)
+            return await reconcile_project(
+                sync, found.id, dry_run=dry_run, progress=progress, itemize=verbose
+            )
 
     report = _run(ctx, settings, run)
     _show(report, verbose)
@@ -111,33 +122,46 @@ def sync(ctx: click.Context, project: str, dry_run: bool, verbose: bool) -> None
 
 
 class _Progress:
-    """The reconcile's progress on stderr: a line per phase, a bar while writing."""
-
-    _PHASES = {"reading": "Reading Kitsu and AYON", "linking": "Converging breakdown links"}
+    """The reconcile's progress on stderr: each phase as it starts, then its count, time and
+    rate; a bar with the rate while writing."""
 
     def __init__(self, stack: ExitStack) -> None:
         self._stack = stack
+        self._meter = PhaseMeter()
         self._bar: ExitStack | None = None
         self._shown = 0
-        self._update: Callable[[int], None] = lambda _: None
+        self._update: Callable[[int, str], None] = lambda _, __: None
+        self._phase: str | None = None
 
     def __call__(self, done: int, total: int, phase: str) -> None:
-        if phase == "writing":
-            if not total:
-                return
-            if self._bar is None or done < self._shown:  # a first, or a second pass
-                self._close()
-                self._bar = self._stack.enter_context(ExitStack())
-                bar = self._bar.enter_context(
-                    click.progressbar(length=total, label="Writing to AYON", file=sys.stderr)
-                )
-                self._update, self._shown = bar.update, 0
-            self._update(done - self._shown)
-            self._shown = done
+        ended = self._meter.update(done, total, phase)
+        if ended is not None:
+            self._close()
+            click.echo(f"  {ended.describe()}", err=True)
+        starts, self._phase = ended is not None or phase != self._phase, phase
+        current = self._meter.current
+        if current is None:
             return
-        self._close()
-        if phase in self._PHASES:
-            click.echo(f"{self._PHASES[phase]}...", err=True)
+        if phase != "writing":
+            if starts:
+                click.echo(f"{current.label}...", err=True)
+            return
+        if not total:
+            return
+        if self._bar is None:
+            self._bar = self._stack.enter_context(ExitStack())
+            bar = self._bar.enter_context(
+                click.progressbar(
+                    length=total,
+                    label=current.label,
+                    file=sys.stderr,
+                    show_pos=True,
+                    item_show_func=lambda rate: rate,
+                )
+            )
+            self._update, self._shown = bar.update, 0
+        self._update(done - self._shown, f"{current.rate:,.0f}/s")
+        self._shown = done
 
     def _close(self) -> None:
         if self._bar is not None:

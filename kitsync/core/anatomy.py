@@ -54,6 +54,35 @@ def _state(status: KitsuTaskStatus) -> str:
     return "not_started"
 
 
+def task_type_item(kitsu: KitsuTaskType) -> AnatomyItem:
+    """The AYON task type a Kitsu task type stands for: its name, short name and colour."""
+    return _task_type_item(kitsu.name, kitsu)
+
+
+def status_item(kitsu: KitsuTaskStatus) -> AnatomyItem:
+    """The AYON status a Kitsu task status stands for: name, short name, colour, state."""
+    return _status_item(kitsu.name, kitsu)
+
+
+# What a Kitsu rename or recolour changes on the AYON item it maps to; its scope, state and icon
+# may have been set in AYON and are left alone.
+_FOLLOWED = ("color", "shortName")
+
+
+def item_to_write(existing: Sequence[AnatomyItem], wanted: AnatomyItem) -> AnatomyItem | None:
+    """What to send so that an anatomy list holds ``wanted``: all of it when no item has its
+    name (ignoring case, as AYON); its colour and short name, under the name AYON has, when
+    those differ; None when the list is in step."""
+    have = next((i for i in existing if i.name.casefold() == wanted.name.casefold()), None)
+    if have is None:
+        return wanted
+    fields, own = wanted.model_extra or {}, have.model_extra or {}
+    changed = {
+        key: fields[key] for key in _FOLLOWED if key in fields and own.get(key) != fields[key]
+    }
+    return AnatomyItem(name=have.name, **changed) if changed else None
+
+
 def _task_type_item(name: str, kitsu: KitsuTaskType | None) -> AnatomyItem:
     extra = {"shortName": _short(name, kitsu.short_name if kitsu else "")}
     if kitsu is not None and kitsu.color:

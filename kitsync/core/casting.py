@@ -34,16 +34,20 @@ _Key = tuple[str, int]  # (Kitsu asset id, occurrence)
 
 @dataclass(frozen=True)
 class CastingDiff:
-    """Links to create, link ids to delete, and the Kitsu ids (containers or cast assets) that
-    have no AYON folder yet, so their links could not be planned."""
+    """Links to create, links to remove (by id, in ``delete``), and the Kitsu ids (containers
+    or cast assets) that have no AYON folder yet, so their links could not be planned."""
 
     create: tuple[LinkCreate, ...] = ()
-    delete: tuple[str, ...] = ()
+    removed: tuple[AyonLink, ...] = ()  # whole, to tell what each connects
     missing: tuple[str, ...] = ()
 
     @property
+    def delete(self) -> tuple[str, ...]:
+        return tuple(link.id for link in self.removed)
+
+    @property
     def empty(self) -> bool:
-        return not self.create and not self.delete
+        return not self.create and not self.removed
 
 
 def casting_of(
@@ -111,13 +115,13 @@ def _diff_casting(
     asset_of_input = {folder: asset for asset, folder in inputs.items()}
 
     kept: dict[_Key, AyonLink] = {}
-    surplus: list[str] = []
+    surplus: list[AyonLink] = []
     unkeyed: list[AyonLink] = []
-    elsewhere: set[str] = set()
+    elsewhere: dict[str, AyonLink] = {}
     # kitsync's own links claim their occurrence first: a duplicate of one is the one to go.
     for link in sorted(existing, key=lambda link: link.id not in ours):
         if link.output_id != output or link.link_type != BREAKDOWN:
-            elsewhere.add(link.id)
+            elsewhere[link.id] = link
             continue
         key = ours.get(link.id) or _data_key(link)
         if key is None:
@@ -125,11 +129,11 @@ def _diff_casting(
         elif key in wanted and key not in kept and inputs[key[0]] == link.input_id:
             kept[key] = link
         else:
-            surplus.append(link.id)
+            surplus.append(link)
     for link in unkeyed:
         key = _free_key(asset_of_input.get(link.input_id), cast, kept)
         if key is None:
-            surplus.append(link.id)
+            surplus.append(link)
         else:
             kept[key] = link
 
@@ -144,8 +148,11 @@ def _diff_casting(
         for asset, k in sorted(wanted.keys() - kept.keys())
     )
     # A link elsewhere with an id about to be created: it goes first, so the id is free.
-    surplus.extend(elsewhere.intersection(c.id for c in create))
-    return CastingDiff(create=create, delete=tuple(sorted(set(surplus))), missing=missing)
+    surplus.extend(elsewhere[c.id] for c in create if c.id in elsewhere)
+    removed = {link.id: link for link in surplus}
+    return CastingDiff(
+        create=create, removed=tuple(removed[i] for i in sorted(removed)), missing=missing
+    )
 
 
 def diff_project_casting(
@@ -162,7 +169,7 @@ def diff_project_casting(
     ids = {c: _link_ids(c, casting) for c, casting in castings.items() if c in folders}
     owner = {link: container for container, keys in ids.items() for link in keys.values()}
     groups: defaultdict[str, list[AyonLink]] = defaultdict(list)
-    clear: list[str] = []
+    clear: list[AyonLink] = []
     for link in existing:
         container = owner.get(link.id)
         if container is None and link.link_type == BREAKDOWN:
@@ -170,25 +177,26 @@ def diff_project_casting(
         if container is not None:
             groups[container].append(link)
         elif link.link_type == BREAKDOWN and link.output_id in cleared:
-            clear.append(link.id)
+            clear.append(link)
     diffs = (
         _diff_casting(
             container, castings[container], folders, groups[container], ids.get(container, {})
         )
         for container in sorted(castings)
     )
-    return combine([*diffs, CastingDiff(delete=tuple(clear))])
+    return combine([*diffs, CastingDiff(removed=tuple(clear))])
 
 
 def combine(diffs: Iterable[CastingDiff]) -> CastingDiff:
     create: list[LinkCreate] = []
-    delete: list[str] = []
+    removed: dict[str, AyonLink] = {}
     missing: set[str] = set()
     for diff in diffs:
         create.extend(diff.create)
-        delete.extend(diff.delete)
+        for link in diff.removed:
+            removed.setdefault(link.id, link)
         missing.update(diff.missing)
-    return CastingDiff(tuple(create), tuple(dict.fromkeys(delete)), tuple(sorted(missing)))
+    return CastingDiff(tuple(create), tuple(removed.values()), tuple(sorted(missing)))
 
 
 def _link_ids(container_id: str, casting: CastCounts) -> dict[_Key, str]:

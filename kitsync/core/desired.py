@@ -1,8 +1,9 @@
 """What AYON should hold for Kitsu entities: folder and task specs, computed from Kitsu alone.
 
-The tree follows ayon-kitsu so a studio can switch without duplicates: ``assets/<asset type>/
-<asset>``, ``episodes/<episode>``, sequences under their episode else ``sequences/``, shots under
-their sequence else ``shots/``, ``edits/``, ``concepts/``. Root folders are keyed by the Kitsu
+The tree follows ayon-kitsu so a studio can switch without a path changing: ``assets/<asset
+type>/<asset>``, ``episodes/<episode>``, sequences and edits under their episode else
+``sequences/`` and ``edits/``, shots under their sequence else ``shots/``, ``concepts/``
+(docs/DESIGN.md has the table). Root folders are keyed by the Kitsu
 kind (``data.kitsuId = "asset"`` ...), which is what ayon-kitsu writes on the roots it creates.
 """
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
+from kitsync.schemas.kinds import ENTITY_TYPE_NAMES, EntityKind
 from kitsync.schemas.kitsu import (
     KitsuAsset,
     KitsuAssetType,
@@ -26,10 +28,9 @@ from kitsync.schemas.kitsu import (
     KitsuTaskType,
 )
 
-RootKind = Literal["asset", "episode", "sequence", "shot", "edit", "concept"]
-
-# Root key -> (label, folder type). Roots use AYON's generic "Folder" type, as ayon-kitsu's do.
-ROOTS: Mapping[RootKind, str] = {
+# Root key (the kind of what it holds) -> label. Roots use AYON's generic "Folder" type, as
+# ayon-kitsu's do.
+ROOTS: Mapping[EntityKind, str] = {
     "asset": "Assets",
     "episode": "Episodes",
     "sequence": "Sequences",
@@ -38,6 +39,7 @@ ROOTS: Mapping[RootKind, str] = {
     "concept": "Concepts",
 }
 GENERIC_FOLDER_TYPE = "Folder"
+MAIN_TASK = "main"  # the name Kitsu gives a task unless told otherwise
 
 # Attributes kitsync owns on a folder: their AYON value follows Kitsu's exactly, and a value
 # Kitsu does not have is removed so AYON's inherited one shows. Other attributes are untouched.
@@ -68,7 +70,8 @@ class FolderSpec:
 
 @dataclass(frozen=True, slots=True)
 class TaskSpec:
-    """One task as Kitsu wants it; type and status are Kitsu names, assignees emails."""
+    """One task as Kitsu wants it; type and status are Kitsu names, assignees emails. A task of
+    a canceled entity is inactive, as its folder is."""
 
     key: str
     folder_key: str
@@ -78,9 +81,13 @@ class TaskSpec:
     status: str
     assignee_emails: tuple[str, ...] = ()
     created: str = ""
+    active: bool = True
+    # AYON user names kept among the assignees whatever Kitsu says (users the AYON -> Kitsu
+    # direction could not give to Kitsu).
+    kept_assignees: tuple[str, ...] = ()
 
 
-def root_spec(kind: RootKind) -> FolderSpec:
+def root_spec(kind: EntityKind) -> FolderSpec:
     label = ROOTS[kind]
     return FolderSpec(
         key=kind,
@@ -136,24 +143,24 @@ def shot_attrib(shot: KitsuShot) -> dict[str, Any]:
 
 def entity_spec(entity: KitsuEntity) -> FolderSpec:
     """The folder of an asset, episode, sequence, shot, edit or concept; an asset's parent is
-    its asset type's folder. A canceled entity is an inactive folder."""
+    its asset type's folder, an edit's its episode's (a tvshow's). A canceled entity is an
+    inactive folder."""
     attrib: dict[str, Any] = {"description": entity.description or None}
     managed = ENTITY_ATTRIBS
     parent_key: str
     match entity:
         case KitsuAsset():
-            kitsu_type, parent_key = "Asset", entity.entity_type_id
-        case KitsuEpisode():
-            kitsu_type, parent_key = "Episode", "episode"
-        case KitsuSequence():
-            kitsu_type, parent_key = "Sequence", entity.parent_id or "sequence"
+            parent_key = entity.entity_type_id
+        case KitsuSequence():  # no parent: under the root of its kind
+            parent_key = entity.parent_id or entity.kind
         case KitsuShot():
-            kitsu_type, parent_key = "Shot", entity.parent_id or "shot"
+            parent_key = entity.parent_id or entity.kind
             attrib, managed = shot_attrib(entity), SHOT_ATTRIBS
-        case KitsuEdit():
-            kitsu_type, parent_key = "Edit", "edit"
-        case KitsuConcept():
-            kitsu_type, parent_key = "Concept", "concept"
+        case KitsuEdit():  # a tvshow's edit under its episode, as ayon-kitsu places it
+            parent_key = entity.parent_id or entity.kind
+        case KitsuEpisode() | KitsuConcept():
+            parent_key = entity.kind
+    kitsu_type = ENTITY_TYPE_NAMES[entity.kind]
     return FolderSpec(
         key=entity.id,
         kitsu_type=kitsu_type,
@@ -168,23 +175,37 @@ def entity_spec(entity: KitsuEntity) -> FolderSpec:
     )
 
 
+def task_name(task: KitsuTask, task_type: KitsuTaskType) -> str:
+    """ayon-kitsu's name for a task, before the slug: its own Kitsu name, except Kitsu's
+    default ``main`` (or no name), which stands for its type's name, lower-cased. The AYON
+    label is this too, as ayon-kitsu writes it."""
+    if task.name and task.name != MAIN_TASK:
+        return task.name
+    return task_type.name.lower()
+
+
 def task_spec(
     task: KitsuTask,
     task_type: KitsuTaskType,
     status: KitsuTaskStatus,
     emails_by_person: Mapping[str, str],
+    *,
+    active: bool = True,
 ) -> TaskSpec:
-    """A Kitsu task: named after its type (as ayon-kitsu does), assignees by email."""
+    """A Kitsu task, named as ayon-kitsu names it (``task_name``); assignees by email;
+    ``active``: its entity is not canceled."""
     emails = tuple(
         sorted({emails_by_person[p].lower() for p in task.assignees or () if p in emails_by_person})
     )
+    name = task_name(task, task_type)
     return TaskSpec(
         key=task.id,
         folder_key=task.entity_id,
-        kitsu_name=task_type.name,
-        label=task_type.name,
+        kitsu_name=name,
+        label=name,
         task_type=task_type.name,
         status=status.name,
         assignee_emails=emails,
         created=_created(task),
+        active=active,
     )

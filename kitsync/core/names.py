@@ -5,22 +5,25 @@ keep their names); the label is the Kitsu name as typed. AYON names are unique i
 active siblings. When the slug is taken, the entity gets a suffix made from its own Kitsu id, so
 the suffix never depends on which other siblings exist: it is the same on every run and worker.
 Whoever holds a name keeps it (no churn); for siblings planned together the oldest Kitsu entity
-claims the bare slug first. A suffix lasts only while the bare name is taken: once its holder
-lets it go (renamed, moved, deleted), the next plan of the suffixed entity takes it back, so
-AYON's names do not depend on the order in which renames were seen (``better_name_free`` tells
-which entities that is).
+claims the bare slug first (``kitsync.core.plan`` plans them in that order). A suffix lasts only
+while the bare name is taken: once its holder lets it go (renamed, moved, deleted), the next plan
+of the suffixed entity takes it back, so AYON's names do not depend on the order in which renames
+were seen (``better_name_free`` tells which entities that is).
+
+Tasks follow ayon-kitsu's rule instead (their names are in work-file and publish paths): the slug
+of the task's own name; a collision among one folder's tasks is told apart readably by the task
+type, then a number, never by an id, and a task keeps such a name (``choose_task_name``).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Collection, Container, Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Container
 from functools import lru_cache
 
 from slugify import slugify
 
-AYON_NAME = re.compile(r"^[a-zA-Z0-9_]([a-zA-Z0-9_.-]*[a-zA-Z0-9_])?$")
 FALLBACK_NAME = "unnamed"
 _SUFFIX_HEX = 8
 
@@ -31,10 +34,6 @@ def slug(kitsu_name: str) -> str:
     """The AYON name for a Kitsu name, before any collision suffix."""
     name = slugify(kitsu_name, separator="_")
     return name if name else FALLBACK_NAME
-
-
-def is_valid_name(name: str) -> bool:
-    return AYON_NAME.match(name) is not None
 
 
 def suffixed(name: str, kitsu_id: str, length: int = _SUFFIX_HEX) -> str:
@@ -58,6 +57,25 @@ def _candidates(kitsu_id: str, base: str) -> tuple[str, str, str]:
     return base, suffixed(base, kitsu_id), suffixed(base, kitsu_id, length=32)
 
 
+def choose_task_name(
+    kitsu_name: str, task_type: str, taken: Container[str], holds: str | None = None
+) -> str:
+    """A task's name, given the lower-case names its folder's other tasks hold: the name it
+    ``holds`` while that is still one of its own, else the first free of the slug
+    (``blocking``), the slug and its type's (``blocking_animation``), that with 2, 3...
+    (``blocking_animation_2``). A sibling coming or going never renames a task (its path is in
+    work files), and tasks planned together claim in age order."""
+    base = slug(kitsu_name)
+    kind = slug(task_type)
+    typed = base if kind == base else f"{base}_{kind}"
+    if holds is not None and holds.lower() not in taken:
+        numbered_own = re.fullmatch(re.escape(typed) + r"_([2-9]|[1-9][0-9]+)", holds)
+        if holds in (base, typed) or numbered_own:
+            return holds
+    numbered = (f"{typed}_{number}" for number in itertools.count(2))
+    return next(n for n in itertools.chain((base, typed), numbered) if n.lower() not in taken)
+
+
 def better_name_free(name: str, kitsu_id: str, taken: Collection[str]) -> bool:
     """Whether ``name`` wears a collision suffix of ``kitsu_id`` while a name ``choose_name``
     prefers to it is free (``taken``: the lower-case names of its active siblings), so that a
@@ -69,25 +87,3 @@ def better_name_free(name: str, kitsu_id: str, taken: Collection[str]) -> bool:
             preferred = _candidates(kitsu_id, lowered[: -len(tail)])
             return any(c not in taken for c in preferred[: 1 if length == _SUFFIX_HEX else 2])
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class Sibling:
-    """One Kitsu entity that wants a name under a given AYON parent."""
-
-    kitsu_id: str
-    kitsu_name: str
-    # Who claims the bare slug first: Kitsu's created_at, then the id.
-    created: str = ""
-
-
-def assign_names(siblings: Iterable[Sibling], taken: Collection[str] = ()) -> dict[str, str]:
-    """Unique names for siblings planned together, oldest first; ``taken`` holds names (any
-    case) of active siblings that are not among them, e.g. folders made by hand in AYON."""
-    occupied = {name.lower() for name in taken}
-    names: dict[str, str] = {}
-    for sibling in sorted(siblings, key=lambda s: (s.created, s.kitsu_id)):
-        name = choose_name(sibling.kitsu_id, sibling.kitsu_name, occupied)
-        occupied.add(name.lower())
-        names[sibling.kitsu_id] = name
-    return names

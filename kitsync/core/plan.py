@@ -15,7 +15,7 @@ from typing import Any, Literal
 from kitsync.core.anatomy import AnatomyNeeds, resolve_anatomy
 from kitsync.core.desired import FolderSpec, TaskSpec
 from kitsync.core.ids import ayon_id
-from kitsync.core.names import choose_name, slug
+from kitsync.core.names import choose_name, choose_task_name, slug
 from kitsync.schemas.ayon import AnatomyItem, AyonFolder, AyonProjectAnatomy, AyonTask, Operation
 from kitsync.schemas.kitsu import KitsuTaskStatus, KitsuTaskType
 
@@ -95,11 +95,15 @@ def plan(
     gone_folders: Iterable[str] = (),
     gone_tasks: Iterable[str] = (),
     delete_mode: DeleteMode = "delete",
+    tasks_follow_folders: bool = False,
 ) -> Plan:
     """Everything to do so AYON matches the specs, and drops what Kitsu no longer has.
 
     ``task_types``/``statuses`` are the Kitsu records the task specs refer to by name (for the
     colour and short name of anatomy additions). ``gone_*`` are Kitsu keys Kitsu answers 404 for.
+    ``tasks_follow_folders`` (an entity's own plan, without its task specs): the Kitsu tasks in
+    ``task_siblings`` of a folder take its active flag, since Zou cancels or restores an entity
+    with no event for its tasks; a plan with task specs gives each its own flag instead.
     """
     anatomy = resolve_anatomy(
         snapshot.anatomy,
@@ -111,7 +115,7 @@ def plan(
         task_types,
         statuses,
     )
-    builder = _Builder(snapshot, delete_mode)
+    builder = _Builder(snapshot, delete_mode, tasks_follow_folders)
     builder.remove_gone(gone_folders, gone_tasks)
     for spec in _parents_first(folders):
         builder.folder(spec, anatomy.folder_type(spec.folder_type))
@@ -149,9 +153,12 @@ def _parents_first(specs: Sequence[FolderSpec]) -> list[FolderSpec]:
 class _Builder:
     """Accumulates operations while tracking which names each parent's active children hold."""
 
-    def __init__(self, snapshot: AyonSnapshot, delete_mode: DeleteMode) -> None:
+    def __init__(
+        self, snapshot: AyonSnapshot, delete_mode: DeleteMode, tasks_follow_folders: bool
+    ) -> None:
         self.snapshot = snapshot
         self.delete_mode = delete_mode
+        self.tasks_follow_folders = tasks_follow_folders
         self.operations: list[Operation] = []
         self.notes: list[str] = []
         self.resolved: dict[str, str] = {key: f.id for key, f in snapshot.folders.items()}
@@ -234,6 +241,8 @@ class _Builder:
         else:
             name = current.name if current else slug(spec.kitsu_name)
         self._note_name_change(current, spec, parent_id, name)
+        # kitsuType goes only on what kitsync creates: its readers fall back to the folder
+        # type, so a folder ayon-kitsu made (only kitsuId) is never rewritten to add it.
         desired_data = {"kitsuId": spec.key, "kitsuType": spec.kitsu_type}
         if current is None:
             body: dict[str, Any] = {
@@ -265,12 +274,18 @@ class _Builder:
             attrib = _attrib_changes(current.attrib, spec.attrib, spec.managed_attribs)
             if attrib:
                 changes["attrib"] = attrib
-            data = {k: v for k, v in desired_data.items() if current.data.get(k) != v}
-            if data:
-                changes["data"] = data
+            if current.data.get("kitsuId") != spec.key:
+                changes["data"] = {"kitsuId": spec.key}
             if changes:
                 self._update("folder", current.id, changes)
+            if self.tasks_follow_folders:
+                self._tasks_follow(current.id, spec.active)
         self.resolved[spec.key] = folder_id
+
+    def _tasks_follow(self, folder_id: str, active: bool) -> None:
+        for task in self.snapshot.task_siblings.get(folder_id, ()):
+            if task.kitsu_id is not None and task.active != active:
+                self._update("task", task.id, {"active": active})
 
     def _note_name_change(
         self, current: AyonFolder | None, spec: FolderSpec, parent_id: str | None, name: str
@@ -316,8 +331,12 @@ class _Builder:
             siblings = self.task_names.get(current.folder_id, {})
             if siblings.get(current.name.lower()) == current.id:
                 del siblings[current.name.lower()]
-        taken = _HeldByOthers(held, task_id)
-        name = choose_name(spec.key, spec.kitsu_name, taken)
+        name = choose_task_name(
+            spec.kitsu_name,
+            spec.task_type,
+            _HeldByOthers(held, task_id),
+            holds=current.name if current is not None else None,
+        )
         held[name.lower()] = task_id
         assignees = []
         for email in spec.assignee_emails:
@@ -332,7 +351,7 @@ class _Builder:
             "taskType": task_type,
             "status": status,
             "folderId": folder_id,
-            "assignees": sorted(set(assignees)),
+            "assignees": sorted({*assignees, *spec.kept_assignees}),
         }
         desired_data = {"kitsuId": spec.key, "kitsuType": "Task"}
         if current is None:
@@ -341,14 +360,13 @@ class _Builder:
                     type="create",
                     entity_type="task",
                     entity_id=task_id,
-                    data=desired | {"data": desired_data, "active": True},
+                    data=desired | {"data": desired_data, "active": spec.active},
                 )
             )
             return
-        changes = _changes(current, desired | {"active": True})
-        data = {k: v for k, v in desired_data.items() if current.data.get(k) != v}
-        if data:
-            changes["data"] = data
+        changes = _changes(current, desired | {"active": spec.active})
+        if current.data.get("kitsuId") != spec.key:
+            changes["data"] = {"kitsuId": spec.key}
         if changes:
             self._update("task", current.id, changes)
 

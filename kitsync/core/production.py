@@ -81,15 +81,15 @@ def production_specs(production: Production) -> ProductionSpecs:
     parents = {spec.parent_key for spec in entities}
     folders = [root_spec(kind) for kind in ROOTS if kind in parents] + entities
 
-    known = {spec.key for spec in entities}
+    active = {spec.key: spec.active for spec in entities}
     types = {t.id: t for t in production.task_types}
     statuses = {s.id: s for s in production.task_statuses}
     emails = {p.id: p.email for p in production.persons if p.email}
     tasks: list[TaskSpec] = []
     for task in production.tasks:
         task_type, status = types.get(task.task_type_id), statuses.get(task.task_status_id)
-        if task.entity_id not in known or task_type is None or status is None:
+        if task.entity_id not in active or task_type is None or status is None:
             notes.append(f"task {task.id}: entity, type or status not in the project, skipped")
             continue
-        tasks.append(task_spec(task, task_type, status, emails))
+        tasks.append(task_spec(task, task_type, status, emails, active=active[task.entity_id]))
     return ProductionSpecs(tuple(folders), tuple(tasks), tuple(notes))

@@ -1,6 +1,6 @@
 """Async Kitsu (Zou) REST client. See ``KitsuClient`` and ``kitsync.kitsu.errors``."""
 
-from kitsync.kitsu._client import Casting, KitsuClient
+from kitsync.kitsu._client import KitsuClient
 from kitsync.kitsu.errors import (
     KitsuAuthError,
     KitsuBadRequest,
@@ -11,7 +11,6 @@ from kitsync.kitsu.errors import (
 )
 
 __all__ = [
-    "Casting",
     "KitsuAuthError",
     "KitsuBadRequest",
     "KitsuBadResponse",

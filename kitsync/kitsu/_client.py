@@ -17,24 +17,25 @@ Routes were chosen from the Zou 1.0.97 recordings (tests/fixtures/kitsu/README.m
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from functools import cache
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, overload
+from typing import Any, Literal, Protocol, Self, TypeVar, overload
 
 import httpx
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from kitsync.collector import collector_paused
+from kitsync.budget import Budget
 from kitsync.errors import ConfigError
+from kitsync.gc_pause import collector_paused
+from kitsync.heap import trim_after_parsing
 from kitsync.kitsu import _events
 from kitsync.kitsu._session import KitsuSession, check_id
 from kitsync.kitsu.errors import KitsuBadResponse, KitsuNotFound
+from kitsync.schemas.kinds import ENTITY_TYPE_NAMES
 from kitsync.schemas.kitsu import (
     KitsuAsset,
     KitsuAssetType,
-    KitsuCastInEntry,
     KitsuCastingEntry,
     KitsuConcept,
     KitsuEdit,
@@ -51,36 +52,44 @@ from kitsync.schemas.kitsu import (
     KitsuTask,
     KitsuTaskStatus,
     KitsuTaskType,
+    parse_record,
+    parse_records_json,
 )
 
-M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R", bound=KitsuRecord)
-Casting = dict[str, list[KitsuCastingEntry]]
 
+class _Identified(Protocol):
+    """Something Zou stores under an id: a record, an entity link or an event."""
+
+    @property
+    def id(self) -> str: ...
+
+
+M = TypeVar("M")  # a record or a model
+R = TypeVar("R", bound=_Identified)
+
+_ENTITY_MODELS: tuple[type[KitsuEntity], ...] = (
+    KitsuAsset,
+    KitsuEpisode,
+    KitsuSequence,
+    KitsuShot,
+    KitsuEdit,
+    KitsuConcept,
+)
 # kind -> (by-id route, model, Zou's "type" value of such a row)
 _BY_ID: dict[KitsuKind, tuple[str, type[KitsuRecord], str]] = {
     "project": ("/data/projects/{id}", KitsuProject, "Project"),
     "asset_type": ("/data/asset-types/{id}", KitsuAssetType, "AssetType"),
-    "asset": ("/data/entities/{id}", KitsuAsset, "Asset"),
-    "episode": ("/data/entities/{id}", KitsuEpisode, "Episode"),
-    "sequence": ("/data/entities/{id}", KitsuSequence, "Sequence"),
-    "shot": ("/data/entities/{id}", KitsuShot, "Shot"),
-    "edit": ("/data/entities/{id}", KitsuEdit, "Edit"),
-    "concept": ("/data/entities/{id}", KitsuConcept, "Concept"),
+    **{
+        model.kind: ("/data/entities/{id}", model, ENTITY_TYPE_NAMES[model.kind])
+        for model in _ENTITY_MODELS
+    },
     "task": ("/data/tasks/{id}", KitsuTask, "Task"),
     "task_type": ("/data/task-types/{id}", KitsuTaskType, "TaskType"),
     "task_status": ("/data/task-status/{id}", KitsuTaskStatus, "TaskStatus"),
     "person": ("/data/persons/{id}", KitsuPerson, "Person"),
 }
-
-
-_ENTITY_MODELS: dict[object, type[KitsuEntity]] = {
-    "Asset": KitsuAsset,
-    "Episode": KitsuEpisode,
-    "Sequence": KitsuSequence,
-    "Shot": KitsuShot,
-    "Edit": KitsuEdit,
-    "Concept": KitsuConcept,
+_MODEL_OF_TYPE_NAME: dict[object, type[KitsuEntity]] = {
+    ENTITY_TYPE_NAMES[model.kind]: model for model in _ENTITY_MODELS
 }
 
 
@@ -92,7 +101,8 @@ class KitsuClient:
     lazily, re-logged once when Zou rejects the token) or with a ``bot_token`` (never renewed).
     One pooled HTTP client is shared by all coroutines; use one instance per event loop.
     ``get_retries``: how many times a read Zou could not answer (5xx, timeout, lost connection)
-    is sent again, after a short pause, before ``KitsuUnavailable`` is raised.
+    is sent again, after a short pause, before ``KitsuUnavailable`` is raised. With a
+    ``budget``, every request waits for one of its slots (see ``kitsync.budget``).
     """
 
     def __init__(
@@ -106,6 +116,7 @@ class KitsuClient:
         transport: httpx.AsyncBaseTransport | None = None,
         max_connections: int = 20,
         get_retries: int = 0,
+        budget: Budget | None = None,
     ) -> None:
         if bot_token and (email or password):
             raise ConfigError("Kitsu: give either a bot token or an email and password, not both")
@@ -120,6 +131,7 @@ class KitsuClient:
             transport=transport,
             max_connections=max_connections,
             get_retries=get_retries,
+            budget=budget,
         )
 
     def __repr__(self) -> str:
@@ -177,7 +189,7 @@ class KitsuClient:
         if isinstance(raw, dict) and raw.get("type", type_name) != type_name:
             raise KitsuNotFound(f"Kitsu GET {path}: {entity_id} is a {raw['type']}, not {kind!r}")
         try:
-            return model.model_validate(raw)
+            return parse_record(model, raw)
         except ValidationError as exc:
             raise _bad_body(path, exc) from None
 
@@ -186,14 +198,14 @@ class KitsuClient:
         entity of a task); its model tells the kind."""
         path = f"/data/entities/{check_id(entity_id)}"
         raw = await self._session.get_json(path)
-        model = _ENTITY_MODELS.get(raw.get("type")) if isinstance(raw, dict) else None
+        model = _MODEL_OF_TYPE_NAME.get(raw.get("type")) if isinstance(raw, dict) else None
         if model is None:
             raise KitsuNotFound(
                 f"Kitsu GET {path}: {entity_id} is not an asset, episode, "
                 "sequence, shot, edit or concept"
             )
         try:
-            return model.model_validate(raw)
+            return parse_record(model, raw)
         except ValidationError as exc:
             raise _bad_body(path, exc) from None
 
@@ -252,34 +264,6 @@ class KitsuClient:
         entries = _parse_list(path, KitsuCastingEntry, await self._session.get_json(path))
         return sorted(entries, key=_asset_id)
 
-    async def sequence_casting(self, project_id: str, sequence_id: str) -> Casting:
-        """The casting of every cast shot of one sequence, by shot id."""
-        return await self._casting_map(
-            _in_project(project_id, f"sequences/{check_id(sequence_id)}/casting")
-        )
-
-    async def all_shots_casting(self, project_id: str) -> Casting:
-        """The casting of every cast shot of the project, by shot id, in one call."""
-        return await self._casting_map(_in_project(project_id, "sequences/all/casting"))
-
-    async def episode_shots_casting(self, project_id: str, episode_id: str) -> Casting:
-        """The casting of every cast shot of one episode (tvshow), by shot id."""
-        return await self._casting_map(
-            _in_project(project_id, f"episodes/{check_id(episode_id)}/sequences/all/casting")
-        )
-
-    async def episodes_casting(self, project_id: str) -> Casting:
-        """In a tvshow, every container with a casting (episodes, shots and container assets),
-        by container id, in one call."""
-        return await self._casting_map(_in_project(project_id, "episodes/casting"))
-
-    async def cast_in(self, asset_id: str) -> list[KitsuCastInEntry]:
-        """The shots and container assets an asset is cast in. Zou leaves out episodes and
-        canceled shots here: use the casting routes or ``entity_links`` for a full picture."""
-        path = f"/data/assets/{check_id(asset_id)}/cast-in"
-        entries = _parse_list(path, KitsuCastInEntry, await self._session.get_json(path))
-        return sorted(entries, key=lambda entry: entry.container_id)
-
     async def entity_links(self, project_id: str) -> list[KitsuEntityLink]:
         """Every casting link of the project in one call. Unlike the casting routes this
         includes the links of canceled assets and shots: filter with the entity lists."""
@@ -327,48 +311,62 @@ class KitsuClient:
         for event in events:
             yield event
 
+    # -- writes (the AYON -> Kitsu direction) ---------------------------------------------
+
+    async def comment_status(self, task_id: str, task_status_id: str, text: str) -> str:
+        """Set a task's status the way Kitsu's own UI does: a comment carrying the status
+        (``POST /actions/tasks/<id>/comment``; Zou emits ``comment:new``, ``task:update``,
+        ``task:status-changed``, ``news:new``). Returns the comment's id."""
+        path = f"/actions/tasks/{check_id(task_id)}/comment"
+        body = {
+            "task_status_id": check_id(task_status_id),
+            "comment": text,
+            "checklist": [],
+            "links": [],
+            "for_client": False,
+        }
+        answer = await self._session.write_json("POST", path, body)
+        comment_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(comment_id, str):
+            raise KitsuBadResponse(f"Kitsu POST {path}: the answer has no comment id")
+        return comment_id
+
+    async def assign(self, person_id: str, task_ids: Sequence[str]) -> None:
+        """``PUT /actions/persons/<id>/assign``: add the person to the tasks' assignees
+        (``task:assign`` + ``task:update`` per task)."""
+        path = f"/actions/persons/{check_id(person_id)}/assign"
+        await self._session.write_json("PUT", path, {"task_ids": [check_id(t) for t in task_ids]})
+
+    async def unassign(self, person_id: str, task_ids: Sequence[str]) -> None:
+        """``PUT /actions/tasks/clear-assignation``: remove the person from the tasks'
+        assignees (``task:unassign`` + ``task:update`` per task)."""
+        body = {"task_ids": [check_id(t) for t in task_ids], "person_id": check_id(person_id)}
+        await self._session.write_json("PUT", "/actions/tasks/clear-assignation", body)
+
     # -- helpers --------------------------------------------------------------------------
 
     async def _list(self, path: str, model: type[R]) -> list[R]:
         response = await self._session.get(path)
         try:
-            # One pass from bytes to models, in pydantic-core: whole projects are listed, and
-            # decoding to Python objects first, then validating record by record, took about
-            # half the CPU of a no-op full reconcile.
             with collector_paused():
-                records = _list_of(model).validate_json(response.content)
+                records = parse_records_json(model, response.content)
+            trim_after_parsing(len(response.content))
         except ValidationError:
             # Whatever is wrong, the slower path names it exactly as it always has.
             raw = self._session.json_of("GET", path, None, response)
             records = _parse_list(path, model, raw)
         return sorted(records, key=_record_id)
 
-    async def _casting_map(self, path: str) -> Casting:
-        raw = await self._session.get_json(path)
-        if not isinstance(raw, dict):
-            raise KitsuBadResponse(
-                f"Kitsu GET {path}: expected an object, got {type(raw).__name__}"
-            )
-        return {
-            key: sorted(_parse_list(path, KitsuCastingEntry, raw[key]), key=_asset_id)
-            for key in sorted(raw)
-        }
-
 
 def _in_project(project_id: str, tail: str) -> str:
     return f"/data/projects/{check_id(project_id)}/{tail}"
-
-
-@cache
-def _list_of(model: type[M]) -> TypeAdapter[list[M]]:
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def _parse_list(path: str, model: type[M], raw: Any) -> list[M]:
     if not isinstance(raw, list):
         raise KitsuBadResponse(f"Kitsu GET {path}: expected a list, got {type(raw).__name__}")
     try:
-        return [model.model_validate(row) for row in raw]
+        return [parse_record(model, row) for row in raw]
     except ValidationError as exc:
         raise _bad_body(path, exc) from None
 
@@ -377,7 +375,7 @@ def _bad_body(path: str, exc: ValidationError) -> KitsuBadResponse:
     return KitsuBadResponse(f"Kitsu GET {path}: unexpected body: {exc}")
 
 
-def _record_id(record: KitsuRecord) -> str:
+def _record_id(record: _Identified) -> str:
     return record.id
 
 

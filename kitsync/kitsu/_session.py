@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from kitsync.budget import Budget, budgeted_transport
 from kitsync.kitsu._auth import BearerToken
 from kitsync.kitsu.errors import (
     KitsuAuthError,
@@ -54,6 +55,7 @@ class KitsuSession:
         transport: httpx.AsyncBaseTransport | None,
         max_connections: int,
         get_retries: int = 0,
+        budget: Budget | None = None,
     ) -> None:
         if get_retries < 0:
             raise ValueError("get_retries must be 0 or more")
@@ -66,12 +68,11 @@ class KitsuSession:
         self._http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + "/",
             timeout=httpx.Timeout(timeout),
-            transport=transport
-            or httpx.AsyncHTTPTransport(
-                retries=1,  # connect failures only: nothing was sent yet
-                limits=httpx.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
-                ),
+            transport=budgeted_transport(
+                budget,
+                transport,
+                max_connections=max_connections,
+                connect_retries=1,  # connect failures only: nothing was sent yet
             ),
             cookies=_no_cookies(),
             headers={"Accept": "application/json", "User-Agent": "kitsync"},
@@ -108,18 +109,34 @@ class KitsuSession:
             await asyncio.sleep(random.uniform(delay / 2, delay))  # noqa: S311 (jitter)
         raise AssertionError("unreachable")
 
+    async def write_json(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        """POST/PUT ``body`` to ``path`` and return the decoded answer.
+
+        Never sent twice: a write whose answer was lost may have happened (a comment posted
+        twice is two comments). The caller's reconcile is level-triggered: run again, it reads
+        Kitsu and writes only what is still missing.
+        """
+        response = await self._once(method, path, None, body)
+        return self.json_of(method, path, None, response)
+
     async def _get_once(self, path: str, params: Params | None) -> httpx.Response:
+        return await self._once("GET", path, params, None)
+
+    async def _once(
+        self, method: str, path: str, params: Params | None, body: dict[str, Any] | None
+    ) -> httpx.Response:
         token = await self.token.get()
-        response = await self._send("GET", path, params=params, token=token)
+        response = await self._send(method, path, params=params, json=body, token=token)
         if response.status_code in _TOKEN_REJECTED:
             if not self.token.renewable:
                 raise KitsuAuthError(
-                    f"{_where('GET', path, params)}: Kitsu rejected the bot token "
+                    f"{_where(method, path, params)}: Kitsu rejected the bot token "
                     f"(HTTP {response.status_code}{self._detail(response)})"
                 )
+            # Zou refuses an expired token before doing anything: sending the write again is safe.
             token = await self.token.renew(token)
-            response = await self._send("GET", path, params=params, token=token)
-        self._check("GET", path, params, response)
+            response = await self._send(method, path, params=params, json=body, token=token)
+        self._check(method, path, params, response)
         return response
 
     async def _login(self) -> str:

@@ -7,7 +7,7 @@ one event or ``{"events": [...]}``, hands them to an :class:`EventSink` and answ
 
 from kitsync.receiver._app import create_app
 from kitsync.receiver._signature import SIGNATURE_HEADER, sign_body
-from kitsync.tasks.ingest import EventSink, SinkUnavailable, SubmitResult
+from kitsync.sink import EventSink, SinkUnavailable, SubmitResult
 
 __all__ = [
     "SIGNATURE_HEADER",

@@ -7,13 +7,14 @@ from typing import Annotated, Any, NoReturn
 
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
+from prometheus_client.registry import Collector
 from pydantic import BaseModel
 
 from kitsync.errors import ConfigError
 from kitsync.metrics import metrics_app
 from kitsync.receiver._envelope import EnvelopeError, EventBatch, parse_events
 from kitsync.receiver._signature import SIGNATURE_HEADER, signature_matches
-from kitsync.tasks.ingest import EventSink, SinkUnavailable
+from kitsync.sink import EventSink, SinkUnavailable
 
 logger = logging.getLogger("kitsync.receiver")
 
@@ -26,6 +27,8 @@ class Accepted(BaseModel):
 
     accepted: int
     duplicates: int
+    # Of a name the Zou plugin does not forward (another sender's): queued all the same, and
+    # counted here only; whether one dirties a key is for routing to say.
     ignored: int
 
 
@@ -54,8 +57,15 @@ _EVENTS_OPENAPI: dict[str, Any] = {
 }
 
 
-def create_app(sink: EventSink, *, secret: str, max_body: int = 1 << 20) -> FastAPI:
-    """The receiver: ``POST /kitsu/events`` and ``GET /healthz``, handing events to ``sink``."""
+def create_app(
+    sink: EventSink,
+    *,
+    secret: str,
+    max_body: int = 1 << 20,
+    shared_metrics: Collector | None = None,
+) -> FastAPI:
+    """The receiver: ``POST /kitsu/events`` and ``GET /healthz``, handing events to ``sink``;
+    ``/metrics`` serves this process's metrics and ``shared_metrics`` (the queue's state)."""
     if not secret:
         raise ConfigError("KITSYNC_WEBHOOK_SECRET: must not be empty")
     if max_body <= 0:
@@ -64,7 +74,7 @@ def create_app(sink: EventSink, *, secret: str, max_body: int = 1 << 20) -> Fast
         title="kitsync receiver",
         summary="Takes signed Kitsu events from the kitsync Zou plugin and enqueues them.",
     )
-    app.mount("/metrics", metrics_app())
+    app.mount("/metrics", metrics_app(shared_metrics))
 
     @app.post(
         "/kitsu/events",
@@ -92,7 +102,7 @@ def create_app(sink: EventSink, *, secret: str, max_body: int = 1 << 20) -> Fast
             events = parse_events(body)
         except EnvelopeError as error:
             _refuse(422, error.detail)
-        ignored = sum(not event.handled for event in events)
+        ignored = sum(not event.forwarded for event in events)
         try:
             result = await sink.submit(events, source="webhook")
         except SinkUnavailable:

@@ -1,10 +1,11 @@
-"""Models of what Zou (Kitsu's server) returns, checked against the Zou 1.0.97 recordings.
+"""What Zou (Kitsu's server) returns, checked against the Zou 1.0.97 recordings: records (what
+Zou stores under an id) as slotted pydantic dataclasses, events and casting entries as models.
 
-Every model accepts every route shape recorded in ``tests/fixtures/kitsu``: unknown keys are
+Each accepts every route shape recorded in ``tests/fixtures/kitsu``: unknown keys are
 ignored and keys that some route omits are optional. Zou's type quirks are normalised here, once:
 
-- ``"None"`` or ``""`` where an id should be null (``cast-in``, ``GET /data/assets/<id>``,
-  the ``with-tasks`` lists) become ``None``;
+- ``"None"`` or ``""`` where an id should be null (``GET /data/assets/<id>``, the
+  ``with-tasks`` lists) become ``None``;
 - ``data: null`` becomes ``{}``;
 - fps may be a JSON number or a string (``"24"``, ``"23.976"``) and frame numbers may be sent as
   strings: they are parsed leniently into ``float`` / ``int``, and a value that does not parse
@@ -21,7 +22,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import (
     AliasChoices,
@@ -30,25 +31,19 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    TypeAdapter,
     model_validator,
 )
+from pydantic.dataclasses import dataclass
+
+from kitsync.schemas.kinds import EntityKind
 
 KitsuKind = Literal[
-    "project",
-    "asset_type",
-    "asset",
-    "episode",
-    "sequence",
-    "shot",
-    "edit",
-    "concept",
-    "task",
-    "task_type",
-    "task_status",
-    "person",
+    EntityKind, "project", "asset_type", "task", "task_type", "task_status", "person"
 ]
+"""What ``KitsuClient.get_entity`` reads by id."""
 
-HandledEventName = Literal[
+ForwardedEventName = Literal[
     "asset:new",
     "asset:update",
     "asset:delete",
@@ -97,7 +92,9 @@ HandledEventName = Literal[
     "project:update",
     "project:delete",
 ]
-HANDLED_EVENT_NAMES: frozenset[str] = frozenset(get_args(HandledEventName))
+"""The events the Zou plugin forwards; what kitsync does with each, or why it ignores it, is the
+table "Events" of docs/DESIGN.md (``kitsync.core.routing`` implements it)."""
+FORWARDED_EVENT_NAMES: frozenset[str] = frozenset(get_args(ForwardedEventName))
 
 _RESOLUTION = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
@@ -149,17 +146,26 @@ class _KitsuModel(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class KitsuRecord(_KitsuModel):
-    """Base of every model of something Zou stores under an id."""
+# Records are slotted dataclasses, not models: a whole project is read at once and a long
+# series holds tens of thousands of tasks; a task takes about 0.45 KB this way against 2.2 KB as
+# a model (its ``__dict__`` and fields-set set; bench/RESULTS.md, worker memory). Keyword-only,
+# so a subclass's required fields may follow its base's defaults.
+_RECORD = ConfigDict(extra="ignore")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
+class KitsuRecord:
+    """Base of every record Zou stores under an id (parse one with :func:`parse_record`)."""
 
     id: str
 
 
-class KitsuEvent(KitsuRecord):
+class KitsuEvent(_KitsuModel):
     """One item of ``/data/events/last``. ``project_id`` is null for ``project:new``,
     ``project:delete`` and the ``project:update`` of ``PUT /data/projects/<id>``: those carry
     the project only in ``data.project_id``."""
 
+    id: str
     name: str
     created_at: datetime
     project_id: str | None = None
@@ -167,10 +173,13 @@ class KitsuEvent(KitsuRecord):
     data: JsonDict = Field(default_factory=dict)
 
     @property
-    def handled(self) -> bool:
-        return self.name in HANDLED_EVENT_NAMES
+    def forwarded(self) -> bool:
+        """Whether the Zou plugin forwards events of this name (whether kitsync acts on one
+        is for ``kitsync.core.routing``: some forwarded events dirty no key)."""
+        return self.name in FORWARDED_EVENT_NAMES
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuProject(KitsuRecord):
     """``fps`` arrives as a string (``"24"``) and is parsed to a float; ``resolution`` is
     ``"WxH"`` (see ``resolution_size``). The id lists are only on ``GET /data/projects/<id>``
@@ -202,6 +211,7 @@ class KitsuProject(KitsuRecord):
         return (int(match[1]), int(match[2])) if match else None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuAssetType(KitsuRecord):
     name: str
     short_name: str | None = None
@@ -209,6 +219,7 @@ class KitsuAssetType(KitsuRecord):
     archived: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuTaskType(KitsuRecord):
     name: str
     short_name: Text = ""
@@ -218,6 +229,7 @@ class KitsuTaskType(KitsuRecord):
     archived: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuTaskStatus(KitsuRecord):
     name: str
     short_name: Text = ""
@@ -231,6 +243,7 @@ class KitsuTaskStatus(KitsuRecord):
     archived: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuPerson(KitsuRecord):
     """``email`` (and ``archived``) are missing from the minimal shape Zou gives to
     user-role accounts."""
@@ -246,9 +259,12 @@ class KitsuPerson(KitsuRecord):
     is_bot: bool = False
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class _KitsuEntity(KitsuRecord):
     """Columns shared by Zou's ``entity`` table rows (asset, episode, sequence, shot, edit,
     concept). ``project_id`` is missing only from the ``with-tasks`` lists."""
+
+    kind: ClassVar[EntityKind]
 
     name: str
     description: str | None = None
@@ -259,9 +275,12 @@ class _KitsuEntity(KitsuRecord):
     updated_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuAsset(_KitsuEntity):
     """``entity_type_id`` is the asset type (``asset_type_id`` on by-id and with-tasks
     routes); ``source_id`` is the asset's episode in a tvshow (``episode_id`` there)."""
+
+    kind: ClassVar[EntityKind] = "asset"
 
     entity_type_id: str = Field(validation_alias=AliasChoices("entity_type_id", "asset_type_id"))
     asset_type_name: str | None = None
@@ -278,12 +297,16 @@ class KitsuAsset(_KitsuEntity):
         return self.source_id
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuEpisode(_KitsuEntity):
-    pass
+    kind: ClassVar[EntityKind] = "episode"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuSequence(_KitsuEntity):
     """``parent_id`` is the episode in a tvshow (``episode_id`` on ``with-tasks``)."""
+
+    kind: ClassVar[EntityKind] = "sequence"
 
     parent_id: NullableId = Field(
         default=None, validation_alias=AliasChoices("parent_id", "episode_id")
@@ -294,12 +317,15 @@ class KitsuSequence(_KitsuEntity):
         return self.parent_id
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuShot(_KitsuEntity):
     """``parent_id`` is the sequence. ``fps`` / ``frame_in`` / ``frame_out`` are read from
     ``data``, where every route keeps them, and parsed (``GET /data/shots/<id>`` also flattens
     them). The ``sequence_*`` / ``episode_*`` names that route adds are not modelled: Zou serves
     them from a cache that renaming the sequence or episode does not clear. ``nb_frames`` is a
     separate column Zou never recomputes."""
+
+    kind: ClassVar[EntityKind] = "shot"
 
     parent_id: NullableId = Field(
         default=None, validation_alias=AliasChoices("parent_id", "sequence_id")
@@ -323,18 +349,23 @@ class KitsuShot(_KitsuEntity):
         return self.parent_id
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuEdit(_KitsuEntity):
     """``parent_id`` is the episode the edit belongs to, if any."""
+
+    kind: ClassVar[EntityKind] = "edit"
 
     parent_id: NullableId = Field(
         default=None, validation_alias=AliasChoices("parent_id", "episode_id")
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuConcept(_KitsuEntity):
-    pass
+    kind: ClassVar[EntityKind] = "concept"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True, config=_RECORD)
 class KitsuTask(KitsuRecord):
     """``assignees`` is ``None`` when the route does not return it: ``GET /data/tasks``
     (filtered) and ``/data/{shots,assets}/<id>/tasks`` omit it, so ``None`` never means
@@ -366,44 +397,47 @@ class KitsuCastingEntry(_KitsuModel):
     is_shared: bool = False
 
 
-class KitsuCastInEntry(_KitsuModel):
-    """One container an asset is cast in (``/data/assets/<id>/cast-in``): a shot
-    (``shot_id``) or a container asset (``asset_id``). Episodes and canceled shots are not
-    listed by that route."""
-
-    shot_id: str | None = None
-    asset_id: str | None = None
-    nb_occurences: int = 1
-    shot_name: str | None = None
-    sequence_name: str | None = None
-    episode_id: NullableId = None
-    episode_name: str | None = None
-    asset_name: str | None = None
-    asset_type_name: str | None = None
-
-    @model_validator(mode="after")
-    def _one_container(self) -> KitsuCastInEntry:
-        if (self.shot_id is None) == (self.asset_id is None):
-            raise ValueError("a cast-in row names exactly one of shot_id or asset_id")
-        return self
-
-    @property
-    def container_id(self) -> str:
-        return self.shot_id if self.shot_id is not None else str(self.asset_id)
-
-
-class KitsuEntityLink(KitsuRecord):
+@dataclass(frozen=True, slots=True, config=_RECORD)
+class KitsuEntityLink:
     """A row of ``/data/projects/<id>/entity-links``: ``entity_in_id`` is the container
     (shot, episode, asset), ``entity_out_id`` the cast asset. Links of canceled assets are
-    still listed here, unlike the casting routes."""
+    still listed here, unlike the casting routes.
 
+    Only the columns kitsync reads: a long series lists hundreds of thousands of these, about
+    0.2 KB each this way against 1.3 KB as a model (bench/RESULTS.md, worker memory)."""
+
+    id: str
     entity_in_id: str
     entity_out_id: str
     nb_occurences: int = 1
     label: Text = ""
-    data: JsonDict = Field(default_factory=dict)
-    created_at: datetime | None = None
 
 
 KitsuEntity = KitsuAsset | KitsuEpisode | KitsuSequence | KitsuShot | KitsuEdit | KitsuConcept
 """Anything Zou keeps in its ``entity`` table that becomes an AYON folder."""
+
+
+T = TypeVar("T")  # a record, a link or a model of this module
+
+
+def parse_record(model: type[T], raw: object) -> T:
+    """``raw`` (decoded JSON) as a ``model``; pydantic's ``ValidationError`` if it is not one."""
+    return _adapter(model).validate_python(raw)  # type: ignore[no-any-return]
+
+
+def parse_records_json(model: type[T], body: bytes) -> list[T]:
+    """A JSON list of ``model`` in one pass from bytes to records, in pydantic-core (whole
+    projects are listed: decoding to Python objects first, then validating row by row, took
+    about half the CPU of a no-op full reconcile)."""
+    return _adapter(list[model]).validate_json(body)  # type: ignore[valid-type,no-any-return]
+
+
+_ADAPTERS: dict[object, TypeAdapter[Any]] = {}
+
+
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    """One adapter per shape: building one costs more than a small parse."""
+    adapter = _ADAPTERS.get(shape)
+    if adapter is None:
+        adapter = _ADAPTERS[shape] = TypeAdapter(shape)
+    return adapter

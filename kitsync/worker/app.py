@@ -8,34 +8,22 @@ broker's visibility timeout is longer than any task plus its longest retry delay
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from celery import Celery
+from kombu.entity import Exchange, Queue
 
 from kitsync.config import Settings, reveal
-from kitsync.worker.keyqueue import RedisKeyQueue
-from kitsync.worker.retries import MAX_DELAY
-from kitsync.worker.transport import TRANSPORT
+from kitsync.redis_keys import RedisKeys
+from kitsync.worker import file_transport, names, tasks, transport
+from kitsync.worker.failures import MAX_DELAY
+from kitsync.worker.runtime import Runtime
 
-if TYPE_CHECKING:
-    from kitsync.worker.runtime import Runtime
-
-EVENTS_QUEUE = "kitsync.events"
-RECONCILE_QUEUE = "kitsync.reconcile"
-ALL_QUEUES = f"{EVENTS_QUEUE},{RECONCILE_QUEUE}"
 VISIBILITY_TIMEOUT = 3600
 assert VISIBILITY_TIMEOUT > 2 * MAX_DELAY
 
 
-def key_queue_prefix(settings: Settings) -> str:
-    """Where the key queue keeps its Redis keys (beside Celery's, under the same prefix)."""
-    return f"{settings.redis_prefix}keyqueue:"
-
-
-def redis_key_queue(settings: Settings) -> RedisKeyQueue:
-    """A key queue on Redis with a client of its own (for a process outside the worker runtime,
-    or a thread with its own event loop, such as the receiver's)."""
-    return RedisKeyQueue(reveal(settings.redis_url) or "", prefix=key_queue_prefix(settings))
+def _queue(name: str) -> Queue:
+    """A direct queue as Celery creates one it was not told of (kombu is untyped)."""
+    return Queue(name, Exchange(name), routing_key=name)  # type: ignore[no-untyped-call]
 
 
 def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
@@ -46,15 +34,14 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
     restart; a task taken but not finished is put back on a clean shutdown (not on a kill: the
     full reconcile at start-up repairs that).
     """
-    from kitsync.worker import jobs
-    from kitsync.worker.runtime import Runtime
-
     app = Celery("kitsync", broker=reveal(settings.redis_url), set_as_current=False)
     if settings.redis_url is None:
         folder = settings.state_dir / "broker"
         for part in ("processed", "control"):
             (folder / part).mkdir(parents=True, exist_ok=True)
         app.conf.broker_url = "filesystem://"
+        # Woken by this process's publishes instead of polling once a second (see the module).
+        app.conf.broker_transport = file_transport.TRANSPORT
         app.conf.broker_transport_options = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
@@ -63,11 +50,11 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
         }
     else:
         # kombu's Redis transport, fixed so a worker survives a Redis restart (see the module).
-        app.conf.broker_transport = TRANSPORT
+        transport.install()
         app.conf.broker_transport_options = {
             "visibility_timeout": VISIBILITY_TIMEOUT,
             # Every broker key under kitsync's prefix, beside the key queue's.
-            "global_keyprefix": f"{settings.redis_prefix}celery:",
+            "global_keyprefix": RedisKeys(settings.redis_prefix).celery,
         }
     app.conf.update(
         task_serializer="json",
@@ -80,24 +67,51 @@ def create_celery(settings: Settings, runtime: Runtime | None = None) -> Celery:
         # Logging is kitsync's (format, level, secret scrubbing), set before the worker starts
         # and inherited by its pool processes; Celery must not replace it.
         worker_hijack_root_logger=False,
-        task_default_queue=EVENTS_QUEUE,
-        task_routes={"kitsync.reconcile_project": {"queue": RECONCILE_QUEUE}},
+        task_default_queue=names.EVENTS_QUEUE,
+        # Declared (as Celery would create them), so Flower's Broker page lists every queue
+        # with its length even before a worker has answered its inspect.
+        task_queues=[_queue(name) for name in names.QUEUES],
+        task_routes={
+            names.RECONCILE_PROJECT: {"queue": names.RECONCILE_QUEUE},
+            names.POLL: {"queue": names.POLL_QUEUE},
+            names.AYON_EVENTS: {"queue": names.POLL_QUEUE},
+        },
         # Flower shows tasks from these events.
         worker_send_task_events=True,
         task_send_sent_event=True,
         task_soft_time_limit=300,
         task_time_limit=360,
         beat_schedule={
-            "kitsync-poll": {"task": "kitsync.poll", "schedule": settings.poll_interval},
+            "kitsync-poll": {
+                "task": names.POLL,
+                "schedule": settings.poll_interval,
+                # Polls that wait (behind a backlog) expire rather than pile up; generously, since
+                # a worker judges expiry on its own clock, which may be off by a minute.
+                "options": {"expires": settings.poll_interval * 6 + 60},
+            },
             "kitsync-recover": {
-                "task": "kitsync.recover",
+                "task": names.RECOVER,
                 "schedule": min(60.0, settings.recover_after / 2),
             },
             "kitsync-full-reconcile": {
-                "task": "kitsync.reconcile_all",
+                "task": names.RECONCILE_ALL,
                 "schedule": settings.full_sync_interval,
             },
-        },
+        }
+        | (
+            # AYON -> Kitsu: AYON's task events drained on the poller's queue, when it is on.
+            {
+                "kitsync-ayon-events": {
+                    "task": names.AYON_EVENTS,
+                    "schedule": settings.ayon_events_interval,
+                    "options": {"expires": settings.ayon_events_interval * 6 + 60},
+                }
+            }
+            if settings.ayon_to_kitsu
+            else {}
+        ),
     )
-    jobs.register(app, settings, runtime or Runtime(settings))
+    runtime = runtime or Runtime(settings)
+    runtime.bind(app)
+    tasks.register(app, runtime)
     return app

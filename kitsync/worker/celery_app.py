@@ -4,4 +4,4 @@ Flower). ``kitsync worker`` / ``kitsync beat`` use it too."""
 from kitsync.config import load_settings
 from kitsync.worker.app import create_celery
 
-app = create_celery(load_settings(["kitsu", "ayon", "ayon_db", "redis"]))
+app = create_celery(load_settings(["kitsu", "ayon", "redis"]))

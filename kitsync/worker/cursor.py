@@ -1,4 +1,4 @@
-"""The poller's cursor and its single-runner lock, in Redis."""
+"""Where the poller keeps its cursor: Redis, or a file in the single-process mode."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from kitsync.redis_keys import RedisKeys
+
 
 class RedisCursor:
     """The second (naive UTC) the poller has read Kitsu's event log up to."""
 
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
         self._redis = redis
-        self._key = f"{prefix}poll:cursor"
+        self._key = keys.poll_cursor
 
     async def get(self) -> datetime | None:
         raw = await self._redis.get(self._key)
@@ -42,26 +44,3 @@ class FileCursor:
         temporary = self._path.with_suffix(".tmp")
         temporary.write_text(value.isoformat())
         temporary.replace(self._path)
-
-
-class PollLock:
-    """At most one poll at a time, across every beat and worker; expires if its holder dies."""
-
-    def __init__(self, redis: aioredis.Redis, prefix: str, owner: str, ttl_seconds: int) -> None:
-        self._redis = redis
-        self._key = f"{prefix}poll:lock"
-        self._owner = owner
-        self._ttl = ttl_seconds
-
-    async def acquire(self) -> bool:
-        return bool(await self._redis.set(self._key, self._owner, nx=True, ex=self._ttl))
-
-    async def release(self) -> None:
-        # Only our own lock: compare-and-delete in one step.
-        await self._redis.eval(
-            "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
-            " return 0",
-            1,
-            self._key,
-            self._owner,
-        )

@@ -1,4 +1,4 @@
-"""Project locks shared by every worker, in Redis (see kitsync.tasks.locks for why).
+"""Project locks shared by every worker, in Redis (see kitsync.reconcile.locks for why).
 
 A lock lives ``LOCK_SECONDS`` and its holder renews it every third of that while it works, so
 however long an anatomy change takes, a holder that dies, or that cannot reach Redis to release
@@ -18,6 +18,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.lock import Lock
 from redis.exceptions import RedisError
 
+from kitsync.redis_keys import RedisKeys
+
 log = logging.getLogger("kitsync.worker")
 
 LOCK_SECONDS = 10.0
@@ -26,12 +28,12 @@ WAIT_SECONDS = 60.0
 
 
 class RedisLocks:
-    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, redis: aioredis.Redis, keys: RedisKeys) -> None:
         self._redis = redis
-        self._prefix = prefix
+        self._keys = keys
 
     def anatomy(self, project: str) -> AbstractAsyncContextManager[object]:
-        name = f"{self._prefix}lock:anatomy:{project}"
+        name = self._keys.anatomy_lock(project)
         return _renewed(self._redis.lock(name, timeout=LOCK_SECONDS, blocking_timeout=WAIT_SECONDS))
 
 

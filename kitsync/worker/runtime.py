@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
+from celery import Celery
 
 from kitsync.config import Settings, reveal
-from kitsync.tasks.context import SyncContext, open_context
-from kitsync.tasks.locks import LocalLocks, ProjectLocks
-from kitsync.tasks.poll import CursorStore
-from kitsync.worker.app import key_queue_prefix
+from kitsync.poller import CursorStore
+from kitsync.reconcile import LocalLocks, ProjectLocks, SyncContext, open_context
+from kitsync.redis_keys import RedisKeys
 from kitsync.worker.cursor import FileCursor, RedisCursor
 from kitsync.worker.keyqueue import KeyQueue, RedisKeyQueue, StubKeyQueue
 from kitsync.worker.locks import RedisLocks
@@ -33,8 +34,15 @@ T = TypeVar("T")
 
 
 class Runtime:
+    """What a task needs besides its arguments: settings, the Celery app to send follow-up
+    tasks with, this process's loop, clients and key queue."""
+
     def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+        self.settings = settings
+        self.keys = RedisKeys(settings.redis_prefix)
+        self._app: Celery | None = None
+        # When this process last finished a poll (Unix seconds): the lag metric of `kitsync run`.
+        self.last_poll: float | None = None
         self._pid: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stack: AsyncExitStack | None = None
@@ -46,15 +54,38 @@ class Runtime:
 
     @property
     def single_process(self) -> bool:
-        return self._settings.redis_url is None
+        return self.settings.redis_url is None
 
     @property
-    def prefix(self) -> str:
-        return self._settings.redis_prefix
+    def app(self) -> Celery:
+        if self._app is None:
+            raise RuntimeError("the runtime is not bound to a Celery app (create_celery binds it)")
+        return self._app
+
+    def bind(self, app: Celery) -> None:
+        self._app = app
+
+    @property
+    def owner(self) -> str:
+        """Who holds a lease taken by this process (host and pid: unique across the farm)."""
+        return f"{socket.gethostname()}:{os.getpid()}"
 
     def run(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine to completion on this process's loop."""
-        return self._ensure_loop().run_until_complete(work)
+        """Run a coroutine to completion on this process's loop.
+
+        Interrupted from outside the loop (Celery's soft time limit raises in the middle of it,
+        a KeyboardInterrupt), the coroutine is cancelled and awaited before the interruption goes
+        on: left pending, it would go on writing during the process's next task.
+        """
+        loop = self._ensure_loop()
+        running = loop.create_task(work)
+        try:
+            return loop.run_until_complete(running)
+        except BaseException:
+            if not running.done():
+                running.cancel()
+                loop.run_until_complete(asyncio.gather(running, return_exceptions=True))
+            raise
 
     def context(self) -> SyncContext:
         if self._context is None:
@@ -65,21 +96,21 @@ class Runtime:
         """This process's Redis client (key queue, locks, poller cursor); Redis mode only."""
         self._ensure_loop()
         if self._redis is None:
-            self._redis = aioredis.Redis.from_url(reveal(self._settings.redis_url) or "")
+            self._redis = aioredis.Redis.from_url(reveal(self.settings.redis_url) or "")
         return self._redis
 
     def queue(self) -> KeyQueue:
         if self._local_queue is not None:
             return self._local_queue
         if self._queue is None:
-            self._queue = RedisKeyQueue(self.redis(), prefix=key_queue_prefix(self._settings))
+            self._queue = RedisKeyQueue(self.redis(), prefix=self.keys.key_queue)
         return self._queue
 
     def cursor(self) -> CursorStore:
         if self.single_process:
-            self._settings.state_dir.mkdir(parents=True, exist_ok=True)
-            return FileCursor(self._settings.state_dir / "poll-cursor")
-        return RedisCursor(self.redis(), self.prefix)
+            self.settings.state_dir.mkdir(parents=True, exist_ok=True)
+            return FileCursor(self.settings.state_dir / "poll-cursor")
+        return RedisCursor(self.redis(), self.keys)
 
     def close(self) -> None:
         if self._loop is None or self._pid != os.getpid():
@@ -103,6 +134,14 @@ class Runtime:
     async def _open_context(self) -> SyncContext:
         self._stack = AsyncExitStack()
         locks: ProjectLocks = (
-            LocalLocks() if self.single_process else RedisLocks(self.redis(), self.prefix)
+            LocalLocks() if self.single_process else RedisLocks(self.redis(), self.keys)
         )
-        return await self._stack.enter_async_context(open_context(self._settings, locks))
+        return await self._stack.enter_async_context(open_context(self.settings, locks))
+
+
+def redis_key_queue(settings: Settings) -> RedisKeyQueue:
+    """A key queue on Redis with a client of its own (for a process outside the worker runtime,
+    or a thread with its own event loop, such as the receiver's)."""
+    return RedisKeyQueue(
+        reveal(settings.redis_url) or "", prefix=RedisKeys(settings.redis_prefix).key_queue
+    )

@@ -11,12 +11,18 @@ restart while a worker ran one task and waited for another stopped the worker.
 Here a channel whose connection is detached reports a lost connection instead, which Celery
 handles: the worker reconnects, and Redis gives the unacknowledged messages back after the
 visibility timeout (the key queue, not the broker, is kitsync's record of what must run).
+
+It is installed under kombu's own ``redis`` / ``rediss`` names rather than named in
+``broker_transport``: the broker URL then still says ``redis://``, which is how Flower decides
+whether it can show queue lengths (its Broker page said "'redis' broker is not supported" for a
+transport named by its class path).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -33,5 +39,11 @@ class Transport(kombu_redis.Transport):
     Channel = Channel
 
 
-# What ``broker_transport`` names (kombu imports it by this path).
+# The path kombu imports it by.
 TRANSPORT = f"{__name__}:Transport"
+
+
+def install() -> None:
+    """Make ``redis://`` and ``rediss://`` broker URLs use this transport, in this process."""
+    for scheme in ("redis", "rediss"):
+        TRANSPORT_ALIASES[scheme] = TRANSPORT

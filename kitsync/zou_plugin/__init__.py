@@ -12,9 +12,11 @@ Standard library only, and it never imports kitsync: Zou's virtualenv does not h
 from __future__ import annotations
 
 from ._forwarder import ZouHandler
-from ._names import EVENT_NAMES
+from ._names import FORWARDED_EVENT_NAMES
 
 # kitsync-zou-plugin (marker: the installer replaces only a package that carries it)
-event_map: dict[str, ZouHandler] = {name: ZouHandler(name) for name in sorted(EVENT_NAMES)}
+event_map: dict[str, ZouHandler] = {
+    name: ZouHandler(name) for name in sorted(FORWARDED_EVENT_NAMES)
+}
 
-__all__ = ["EVENT_NAMES", "ZouHandler", "event_map"]
+__all__ = ["FORWARDED_EVENT_NAMES", "ZouHandler", "event_map"]

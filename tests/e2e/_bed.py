@@ -28,13 +28,14 @@ import asyncpg
 import httpx
 import redis.asyncio
 
-from kitsync.config import load_settings
-from kitsync.receiver import create_app as create_receiver
-from kitsync.worker.app import create_celery, key_queue_prefix
+from kitsync.redis_keys import RedisKeys
+from kitsync.worker.app import create_celery
 from kitsync.worker.keyqueue import RedisKeyQueue
-from kitsync.worker.sink import CelerySink
-from tests.fakes.ayon import SERVICE_KEY, create_app, create_project
+from kitsync.worker.runtime import redis_key_queue
+from tests.fakes.ayon import add_users, create_app, create_project
 from tests.fakes.serve import serve
+from tests.integration.processes import served_receiver, worker_env, worker_settings
+from tests.read_paths import current_read_path
 
 BREAKDOWN = "breakdown|folder|folder"
 State = dict[str, Any]
@@ -137,7 +138,7 @@ class Farm:
         """Whether the poller has run once (its cursor is set from then on)."""
         client = redis.asyncio.Redis.from_url(self.queue_url)
         try:
-            return bool(await client.exists(f"{self.prefix}poll:last"))
+            return bool(await client.exists(RedisKeys(self.prefix).poll_last))
         finally:
             await client.aclose()
 
@@ -200,45 +201,31 @@ async def kitsync_farm(
         stack.push_async_callback(
             pool.execute, "UPDATE public.projects SET active = false WHERE name = $1", project
         )
-        for name, email in users.items():
-            await pool.execute(
-                """INSERT INTO public.users (name, attrib, data) VALUES ($1, $2::jsonb, '{}')
-                   ON CONFLICT (name)
-                   DO UPDATE SET attrib = public.users.attrib || EXCLUDED.attrib""",
-                name,
-                json.dumps({"email": email}),
-            )
-        env = os.environ | {
-            "KITSU_URL": zou.url,
-            "KITSU_EMAIL": zou.email,
-            "KITSU_PASSWORD": zou.password,
-            "AYON_URL": ayon_url,
-            "AYON_API_KEY": SERVICE_KEY,
-            "AYON_DB_DSN": pg_dsn,
-            "KITSYNC_REDIS_URL": redis_url,
-            "KITSYNC_REDIS_PREFIX": prefix,
-            "KITSYNC_WEBHOOK_SECRET": zou.secret,
-            "KITSYNC_POLL_INTERVAL": "1",
-        }
+        await add_users(pg_dsn, users)
+        env = worker_env(
+            kitsu_url=zou.url,
+            kitsu_login={"KITSU_EMAIL": zou.email, "KITSU_PASSWORD": zou.password},
+            ayon_url=ayon_url,
+            pg_dsn=pg_dsn if current_read_path() == "sql" else None,
+            redis_url=redis_url,
+            prefix=prefix,
+            webhook_secret=zou.secret,
+        ) | {"KITSYNC_POLL_INTERVAL": "1"}
         processes = [
             _spawn(["worker", "-c", "2"], env, logs / f"worker-{i}.log") for i in range(workers)
         ]
         if beat:
             processes.append(_spawn(["beat"], env, logs / "beat.log"))
         stack.callback(_stop_all, processes)
-        settings = load_settings(
-            ["kitsu", "ayon", "ayon_db", "redis"],
-            **{k: v for k, v in env.items() if k.startswith(("KITSU_", "AYON_", "KITSYNC_"))},
-        )
-        queue = RedisKeyQueue(redis_url, prefix=key_queue_prefix(settings))
+        settings = worker_settings(env)
+        queue = redis_key_queue(settings)
         stack.push_async_callback(queue.close)
         if receiver:
-            # The receiver runs on its own thread and loop: it gets its own Redis client.
-            receiver_queue = RedisKeyQueue(redis_url, prefix=queue.prefix)
-            app = create_receiver(
-                CelerySink(create_celery(settings), receiver_queue), secret=zou.secret
+            stack.enter_context(
+                served_receiver(
+                    create_celery(settings), settings, zou.secret, port=zou.receiver_port
+                )
             )
-            stack.enter_context(serve(app, port=zou.receiver_port))
         yield Farm(project, pool, queue, logs, zou, redis_url, prefix, ayon_url, dict(env))
 
 

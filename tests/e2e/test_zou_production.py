@@ -25,11 +25,11 @@ from tests.e2e._bed import (
     kitsync_farm,
     wait_for,
 )
+from tests.expected import USERS
 from tests.fakes.ayon import SERVICE_KEY
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-USERS = {"alice": "alice.anders@example.com", "bruno": "bruno.baptiste@example.com"}
+# Every scenario runs with AYON read through its database, then through its API.
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.usefixtures("read_path")]
 
 # "<sequence>/<shot>" -> (frame_in, frame_out or None, nb_frames)
 SHOTS = {
@@ -39,6 +39,8 @@ SHOTS = {
     "SQ020/SH0040": (1001, 1096, 96),
 }
 ASSETS = {"Hero": "Character", "Villain": "Character", "Sword": "Prop"}
+# Animation tasks SQ010/SH0010 has besides its "main" one: AYON names them as Kitsu does.
+CUSTOM_TASKS = ("blocking", "polish")
 
 
 def _shot_path(key: str) -> str:
@@ -76,6 +78,8 @@ def expected_build() -> State:
         "Work In Progress",
         ("bruno",),
     )
+    for name in CUSTOM_TASKS:
+        state[f"task sequences/sq010/sh0010/{name}"] = ("Animation", "Todo", ())
     return state
 
 
@@ -84,12 +88,13 @@ class Production:
     project_id: str
     shots: dict[str, str]
     assets: dict[str, str]
-    tasks: dict[str, str]  # "<entity key>/<Task Type>" -> task id
+    tasks: dict[str, str]  # "<entity key>/<Task Type or custom name>" -> task id
 
 
 async def build_production(kitsu: ZouAdmin, project_id: str, persons: dict[str, str]) -> Production:
     """2 sequences, 4 shots with frame ranges, 3 assets of 2 types, tasks with statuses and
-    assignees, a shot casting with occurrences and an asset-in-asset casting."""
+    assignees (and custom-named ones), a shot casting with occurrences and an asset-in-asset
+    casting."""
     p = f"/data/projects/{project_id}"
     sequences = {
         name: (await kitsu.call("POST", f"{p}/sequences", {"name": name}))["id"]
@@ -136,6 +141,15 @@ async def build_production(kitsu: ZouAdmin, project_id: str, persons: dict[str, 
         )
         tasks |= {f"{names[t['entity_id']]}/{task_type}": t["id"] for t in created}
     statuses = await kitsu.named("/data/task-status", "short_name")
+    for name in CUSTOM_TASKS:
+        body = {
+            "name": name,
+            "task_type_id": task_types["Animation", "Shot"],
+            "entity_id": shots["SQ010/SH0010"],
+            "project_id": project_id,
+            "task_status_id": statuses["todo"],
+        }
+        tasks[f"SQ010/SH0010/{name}"] = (await kitsu.call("POST", "/data/tasks", body))["id"]
     for task, status in (("Hero/Modeling", "done"), ("SQ010/SH0010/Animation", "wip")):
         await kitsu.call(
             "POST",
@@ -232,8 +246,9 @@ def _moved(state: State, old: str, new: str) -> State:
 async def test_mutations_reach_ayon(
     zou: Zou, scene: Scene, pg_dsn: str, redis_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
-    """Rename, move, frame range, casting add/remove/count, cancel, status: each through the
-    plugin -> receiver -> workers path, AYON follows. (Deletes: the next test.)"""
+    """Rename, move, frame range, casting add/remove/count, cancel, status, a task renamed:
+    each through the plugin -> receiver -> workers path, AYON follows. (Deletes: the next
+    test.)"""
     kitsu, p = scene.kitsu, f"/data/projects/{scene.project_id}"
     async with kitsync_farm(
         zou, scene.project_id, pg_dsn, redis_url, redis_prefix, tmp_path, USERS
@@ -268,6 +283,9 @@ async def test_mutations_reach_ayon(
         )
         # Cancel a shot with tasks (delete without force).
         await kitsu.call("DELETE", f"/data/shots/{shots['SQ020/SH0040']}")
+        # Rename a custom-named task: its AYON task is renamed (same id), as Kitsu names it.
+        blocking = tasks["SQ010/SH0010/blocking"]
+        await kitsu.call("PUT", f"/data/tasks/{blocking}", {"name": "Blocking v2"})
         # A status change through a comment.
         done = (await kitsu.named("/data/task-status", "short_name"))["done"]
         await kitsu.call(
@@ -281,7 +299,9 @@ async def test_mutations_reach_ayon(
         )
         expected = _moved(expected, "sequences/sq010/sh0020", "sequences/sq020/sh0020")
         del expected["link assets/prop/sword -> sequences/sq010/sh0010"]
+        del expected["task sequences/sq010/sh0010/blocking"]
         expected |= {
+            "task sequences/sq010/sh0010/blocking_v2": ("Animation", "Todo", ()),
             "folder assets/character/villainess": ("Asset", "Villainess", True),
             "frames sequences/sq010/sh0010": (1001, 1060, 24),
             "link assets/character/villainess -> sequences/sq020/sh0030": (1, 2),

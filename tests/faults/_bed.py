@@ -29,34 +29,36 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
 import redis.asyncio
 from celery import Celery
 
-from kitsync.ayon import AyonReader, AyonWriter
-from kitsync.config import load_settings
-from kitsync.kitsu import KitsuClient
-from kitsync.receiver import create_app as create_receiver
-from kitsync.tasks.context import SyncContext
-from kitsync.tasks.project import reconcile_project
-from kitsync.worker.app import create_celery, key_queue_prefix
+from kitsync.reconcile.project import reconcile_project
+from kitsync.redis_keys import RedisKeys
+from kitsync.worker.app import create_celery
 from kitsync.worker.keyqueue import DeadLetter, RedisKeyQueue
-from kitsync.worker.sink import CelerySink
-from tests.conftest import PG_ADMIN_DSN, own_database
-from tests.fakes.ayon import SERVICE_KEY, create_project
+from kitsync.worker.runtime import redis_key_queue
+from tests.expected import USERS
+from tests.fakes.ayon import add_users, create_project
 from tests.fakes.ayon import create_app as create_ayon
-from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
+from tests.fakes.kitsu import FakeKitsu
 from tests.fakes.serve import serve
-from tests.integration.processes import post_events, until
+from tests.integration.processes import (
+    post_events,
+    served_receiver,
+    until,
+    worker_env,
+    worker_settings,
+)
+from tests.integration.sync_bed import serve_fakes, sync_context
 from tests.production_generator import GeneratedProduction, generate_production
 
 SECRET = "fault-tier-webhook-secret"
@@ -69,10 +71,6 @@ FAST = {
     "KITSYNC_HTTP_TIMEOUT": "5",
     "KITSYNC_DB_TIMEOUT": "5",
     "KITSYNC_LOG_LEVEL": "DEBUG",
-}
-USERS = {  # persons of the recorded Kitsu reference data, so tasks get assignees
-    "alice": "alice.anders@example.com",
-    "bruno": "bruno.baptiste@example.com",
 }
 
 
@@ -111,9 +109,14 @@ class FaultBed:
     _count: int = 0
 
     # -- processes -------------------------------------------------------------------------
-    async def start_worker(self, concurrency: int = 2) -> Process:
+    async def start_worker(self, concurrency: int = 2, *, clock: str | None = None) -> Process:
+        """A worker; ``clock`` (e.g. ``"+30s"``) runs it on a machine clock that far off, through
+        libfaketime (its wall clock only: sleeps and timeouts run at the real pace)."""
         self._count += 1
-        worker = await self._spawn(f"worker-{self._count}", "worker", "-c", str(concurrency))
+        env = self.env | skewed_clock(clock) if clock else None
+        worker = await self._spawn(
+            f"worker-{self._count}", "worker", "-c", str(concurrency), env=env
+        )
         self.workers.append(worker)
         return worker
 
@@ -125,20 +128,20 @@ class FaultBed:
         try:
 
             async def polled() -> bool:
-                return bool(await client.exists(f"{self.prefix}poll:last"))
+                return bool(await client.exists(RedisKeys(self.prefix).poll_last))
 
             await until(polled, self.logs, explain=lambda: "the poller never ran")
         finally:
             await client.aclose()
 
-    async def _spawn(self, name: str, *args: str) -> Process:
+    async def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> Process:
         log = (self.logs / f"{name}.log").open("ab")
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "kitsync",
             *args,
-            env=self.env,
+            env=env or self.env,
             cwd=self.logs,
             stdout=log,
             stderr=log,
@@ -245,12 +248,8 @@ class FaultBed:
             stack.push_async_callback(
                 pool.execute, "UPDATE public.projects SET active = false WHERE name = $1", project
             )
-            await add_users(pool)
-            kitsu = await stack.enter_async_context(
-                KitsuClient(self.kitsu_url, bot_token=BOT_TOKEN)
-            )
-            writer = await stack.enter_async_context(AyonWriter(url, SERVICE_KEY))
-            ctx = SyncContext(kitsu=kitsu, reader=AyonReader(pool), writer=writer)
+            await add_users(self.reference_dsn, USERS)
+            ctx = await sync_context(stack, self.kitsu_url, url, pool)
             report = await reconcile_project(ctx, production.project_id)
             assert not report.failures, report.describe()
             return await snapshot(pool, project)
@@ -348,16 +347,6 @@ def _json(value: Any) -> str:
     return json.dumps(json.loads(value) if isinstance(value, str) else value, sort_keys=True)
 
 
-async def add_users(pool: asyncpg.Pool) -> None:
-    for name, email in USERS.items():
-        await pool.execute(
-            """INSERT INTO public.users (name, attrib, data) VALUES ($1, $2::jsonb, '{}')
-               ON CONFLICT (name) DO UPDATE SET attrib = public.users.attrib || EXCLUDED.attrib""",
-            name,
-            json.dumps({"email": email}),
-        )
-
-
 # -- exclusive processing, from the logs ------------------------------------------------------
 _LINE = re.compile(
     r"(?P<time>\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d{3}).*?"
@@ -425,6 +414,21 @@ async def _terminate(processes: list[Process]) -> None:
                 os.killpg(process.pid, signal.SIGKILL)
 
 
+FAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+
+
+def skewed_clock(offset: str) -> dict[str, str]:
+    """The environment of a process whose wall clock is ``offset`` off (libfaketime)."""
+    if FAKETIME is None:
+        raise RuntimeError("libfaketime is not installed (apt-get install libfaketime)")
+    return {
+        "LD_PRELOAD": str(FAKETIME),
+        "FAKETIME": offset,
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "FAKETIME_DONT_RESET": "1",  # forked pool children keep the offset
+    }
+
+
 def _letters(letters: list[DeadLetter]) -> str:
     return "dead letters: " + "; ".join(f"{d.key}: {d.error}" for d in letters)
 
@@ -444,12 +448,6 @@ def _group(pgid: int) -> list[int]:
 
 
 # -- making a bed ----------------------------------------------------------------------------
-@contextmanager
-def reference_database() -> Iterator[str]:
-    with own_database("kitsync_faults_ref_") as name:
-        yield urlsplit(PG_ADMIN_DSN)._replace(path=f"/{name}").geturl()
-
-
 @asynccontextmanager
 async def fault_bed(
     pg_dsn: str,
@@ -465,32 +463,22 @@ async def fault_bed(
     kitsu = kitsu or FakeKitsu.empty()
     ayon_app = create_ayon(pg_dsn)
     async with AsyncExitStack() as stack:
-        ayon_url = stack.enter_context(serve(ayon_app))
-        kitsu_url = stack.enter_context(serve(kitsu.app))
-        pool = await asyncpg.create_pool(pg_dsn, min_size=1, max_size=4)
-        stack.push_async_callback(pool.close)
-        await create_project(pg_dsn, f"faults_warmup_{uuid.uuid4().hex[:6]}")  # public tables
-        await add_users(pool)
+        fakes = await serve_fakes(stack, pg_dsn, kitsu, ayon_app)
+        kitsu_url, ayon_url, pool = fakes.kitsu_url, fakes.ayon_url, fakes.pool
         full_env = (
-            os.environ
-            | {
-                "KITSU_URL": kitsu_url,
-                "KITSU_BOT_TOKEN": BOT_TOKEN,
-                "AYON_URL": ayon_url,
-                "AYON_API_KEY": SERVICE_KEY,
-                "AYON_DB_DSN": pg_dsn,
-                "KITSYNC_REDIS_URL": redis_url,
-                "KITSYNC_REDIS_PREFIX": prefix,
-                "KITSYNC_WEBHOOK_SECRET": SECRET,
-            }
+            worker_env(
+                kitsu_url=kitsu_url,
+                ayon_url=ayon_url,
+                pg_dsn=pg_dsn,
+                redis_url=redis_url,
+                prefix=prefix,
+                webhook_secret=SECRET,
+            )
             | FAST
             | (env or {})
         )
-        settings = load_settings(
-            ["kitsu", "ayon", "ayon_db", "redis"],
-            **{k: v for k, v in full_env.items() if k.startswith(("KITSU_", "AYON_", "KITSYNC_"))},
-        )
-        queue = RedisKeyQueue(redis_url, prefix=key_queue_prefix(settings))
+        settings = worker_settings(full_env)
+        queue = redis_key_queue(settings)
         stack.push_async_callback(queue.close)
         celery = create_celery(settings)
         bed = FaultBed(
@@ -514,9 +502,5 @@ async def fault_bed(
             bed.projects,
         )
         stack.push_async_callback(bed.stop)
-        # The receiver runs on its own thread and loop: it gets its own Redis client.
-        receiver_queue = RedisKeyQueue(redis_url, prefix=queue.prefix)
-        bed.receiver_url = stack.enter_context(
-            serve(create_receiver(CelerySink(celery, receiver_queue), secret=SECRET))
-        )
+        bed.receiver_url = stack.enter_context(served_receiver(celery, settings, SECRET))
         yield bed

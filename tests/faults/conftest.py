@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults._bed import FaultBed, fault_bed, reference_database
+from tests.conftest import database_dsn, own_database
+from tests.faults._bed import FaultBed, fault_bed
 
 SEED = int(os.environ.get("KITSYNC_FAULT_SEED", "20261128"))
 
@@ -43,8 +44,8 @@ def seed() -> int:
 @pytest.fixture(scope="session")
 def reference_dsn() -> Iterator[str]:
     """A database for the reference AYON projects (full syncs from scratch) of every scenario."""
-    with reference_database() as dsn:
-        yield dsn
+    with own_database("kitsync_faults_ref_") as name:
+        yield database_dsn(name)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from kitsync.kitsu import KitsuClient
-from kitsync.tasks.record import SYNC_TOPIC
+from kitsync.reconcile import SYNC_TOPIC
 from tests.fakes.ayon import inject_delay
 from tests.fakes.kitsu import BOT_TOKEN
 from tests.faults._bed import FaultBed
@@ -232,9 +232,14 @@ def _full_reconcile(bed: FaultBed, production: GeneratedProduction) -> None:
     bed.celery.send_task("kitsync.reconcile_project", args=(production.project_id,))
 
 
-async def _full_reconciles_ended(bed: FaultBed, project: str, count: int) -> None:
-    """Until ``count`` full reconciles of the project have ended (each shows as an AYON event):
-    the key queue being idle says nothing of them, and one may still write."""
+async def _full_reconciles_ended(
+    bed: FaultBed, project: str, count: int, production: GeneratedProduction
+) -> None:
+    """Until ``count`` full reconciles of the project have ended (each shows as an AYON event)
+    or found another one running (then it stops at once, with a line in its worker's log: the
+    running one hands back what changed meanwhile): the key queue being idle says nothing of
+    them, and one may still write."""
+    skipped = f"full reconcile of {production.project_id} is running elsewhere"
 
     async def ended() -> bool:
         rows = await bed.pool.fetch(
@@ -243,7 +248,10 @@ async def _full_reconciles_ended(bed: FaultBed, project: str, count: int) -> Non
             project,
         )
         statuses = [row["status"] for row in rows]
-        return len(statuses) >= count and all(s in ("finished", "failed") for s in statuses)
+        stopped = sum(log.read_text().count(skipped) for log in bed.logs.glob("*.log"))
+        return len(statuses) + stopped >= count and all(
+            s in ("finished", "failed") for s in statuses
+        )
 
     await until(ended, bed.logs, 90)
 
@@ -271,7 +279,7 @@ async def test_conflicting_edits_converge(bed: FaultBed, seed: int) -> None:
     await asyncio.gather(*deliveries)
 
     try:
-        await _full_reconciles_ended(bed, project, 1 + len(full_rounds))
+        await _full_reconciles_ended(bed, project, 1 + len(full_rounds), production)
         await bed.converged(production, project, seconds=90)
     except AssertionError as failure:
         edits = "\n".join(film.log)
@@ -288,7 +296,7 @@ async def test_a_slow_full_reconcile_undoes_no_newer_edit(bed: FaultBed, seed: i
     project = await bed.pair(production)
     film = await _film(bed, production)
     _full_reconcile(bed, production)
-    await _full_reconciles_ended(bed, project, 1)
+    await _full_reconciles_ended(bed, project, 1, production)
     await until(bed.idle, bed.logs, 30)
     async with KitsuClient(bed.kitsu_url, bot_token=BOT_TOKEN) as kitsu:
         tasks = await kitsu.tasks(production.project_id)
@@ -324,5 +332,5 @@ async def test_a_slow_full_reconcile_undoes_no_newer_edit(bed: FaultBed, seed: i
     bed.kitsu.delete_entity(doomed, force=True)
     bed.kitsu.set_task_status(task.id, rng.choice(statuses))
     await _deliver(bed, rng, bed.events(production, since))
-    await _full_reconciles_ended(bed, project, 2)
+    await _full_reconciles_ended(bed, project, 2, production)
     await bed.converged(production, project, seconds=60)

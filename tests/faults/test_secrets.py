@@ -49,7 +49,8 @@ from kitsync.errors import ConfigError
 from kitsync.kitsu import KitsuClient
 from kitsync.logs import JsonFormatter, SecretScrubber, configure
 from kitsync.receiver import SIGNATURE_HEADER, create_app, sign_body
-from kitsync.worker.app import create_celery, key_queue_prefix
+from kitsync.redis_keys import RedisKeys
+from kitsync.worker.app import create_celery
 from kitsync.worker.keyqueue import RedisKeyQueue
 from tests.conftest import PG_ADMIN_DSN
 from tests.fakes.ayon import clear_faults, create_project, inject_failures
@@ -672,7 +673,7 @@ async def test_a_failing_worker_leaks_nothing_anywhere(
             }
             settings = load_settings(["kitsu", "ayon", "ayon_db", "redis"], **env)
             celery = create_celery(settings)
-            queue = RedisKeyQueue(redis_url, prefix=key_queue_prefix(settings))
+            queue = RedisKeyQueue(redis_url, prefix=RedisKeys(settings.redis_prefix).key_queue)
             shots = [
                 event["data"]["shot_id"]
                 for event in kitsu.events()

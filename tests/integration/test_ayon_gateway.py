@@ -183,11 +183,9 @@ async def test_children_paths_and_tasks_of_folders(
     assert sorted(f.name for f in children[None]) == ["assets", "shots"]
     assert children[ayon_id("k-empty")] == []
 
-    paths = await reader.folder_paths(project, [hero, shot_ids[2], assets])
+    by_id = await reader.folders_by_ids(project, [hero, shot_ids[2], assets, "f" * 32])
+    paths = {folder_id: folder.path for folder_id, folder in by_id.items()}
     assert paths == {hero: "assets/hero", shot_ids[2]: "shots/sh002", assets: "assets"}
-
-    by_id = await reader.folders_by_ids(project, [hero, "f" * 32])
-    assert list(by_id) == [hero]
 
     tasks = await reader.tasks_of_folders(project, shot_ids[:2])
     assert [t.name for t in tasks[shot_ids[0]]] == ["anim"] and tasks[shot_ids[1]] == []
@@ -293,14 +291,16 @@ async def test_anatomy_addition_keeps_existing_link_types_and_their_links(
     writer: AyonWriter, reader: AyonReader, project: str
 ) -> None:
     hero, shot_ids = await make_shots(writer, project, 1)
-    await writer.create_link(
+    await writer.create_links(
         project,
-        LinkCreate(
-            id=link_id(shot_ids[0], "k-hero", 1),
-            input=hero,
-            output=shot_ids[0],
-            link_type=BREAKDOWN,
-        ),
+        [
+            LinkCreate(
+                id=link_id(shot_ids[0], "k-hero", 1),
+                input=hero,
+                output=shot_ids[0],
+                link_type=BREAKDOWN,
+            )
+        ],
     )
     before = await reader.anatomy(project)
 
@@ -434,3 +434,19 @@ async def test_unreachable_database_is_transient_and_hides_the_password() -> Non
     with pytest.raises(AyonUnavailable) as caught:
         await connect("postgresql://kitsync:s3cr3t-pw@127.0.0.1:1/ayon", command_timeout=2)
     assert "s3cr3t-pw" not in str(caught.value)
+
+
+async def test_kitsync_connections_counts_the_sessions_of_kitsync_pools(
+    pg_dsn: str, pg_pool: asyncpg.Pool
+) -> None:
+    asking = await connect(pg_dsn, min_size=1, max_size=1)
+    others = await connect(pg_dsn, min_size=3, max_size=3)
+    try:
+        # The test's own pool is not named kitsync; the asking pool's one session is left out.
+        assert await AyonReader(asking).kitsync_connections() == 3
+    finally:
+        await others.close()
+    try:
+        assert await AyonReader(asking).kitsync_connections() == 0
+    finally:
+        await asking.close()

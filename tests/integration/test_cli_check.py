@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 from click.testing import CliRunner
 
+from kitsync.ayon_to_kitsu import RedisSyncState
+from kitsync.ayon_to_kitsu.state import DrainRecord
 from kitsync.cli import main
 from tests.conftest import PG_ADMIN_DSN
-from tests.fakes.ayon import HUMAN_KEY, SERVICE_KEY, create_app
+from tests.fakes.ayon import (
+    HUMAN_KEY,
+    SERVICE_KEY,
+    clear_faults,
+    create_app,
+    create_project,
+    inject_rejection,
+)
 from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
 from tests.fakes.serve import free_port, serve
 
@@ -20,10 +33,15 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def servers(pg_dsn: str) -> Iterator[tuple[str, str]]:
+def ayon_app(pg_dsn: str) -> Any:
+    return create_app(pg_dsn)
+
+
+@pytest.fixture(scope="module")
+def servers(pg_dsn: str, ayon_app: Any) -> Iterator[tuple[str, str]]:
     with (
         serve(FakeKitsu.from_fixtures("film", "after_build").app) as kitsu,
-        serve(create_app(pg_dsn)) as ayon,
+        serve(ayon_app) as ayon,
     ):
         yield kitsu, ayon
 
@@ -73,8 +91,63 @@ def test_all_ok(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 0, lines
     assert lines["Kitsu"].startswith("ok") and "projects visible" in lines["Kitsu"]
     assert lines["AYON"].startswith("ok") and "kitsync_service" in lines["AYON"]
-    assert lines["AYON database"].startswith("ok")
+    assert lines["AYON reads"].startswith("ok database")
     assert lines["Redis"].startswith("ok")
+
+
+def test_without_the_database_ayon_is_read_through_its_api(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, lines = _check(monkeypatch, AYON_DB_DSN=None)
+    assert code == 0, lines
+    assert lines["AYON reads"].startswith("ok API of ") and "paired projects" in lines["AYON reads"]
+
+    code, lines = _check(monkeypatch, AYON_DB_DSN=None, AYON_API_KEY="wrong-key-123")
+    assert code == 1
+    assert lines["AYON reads"].startswith("FAIL") and "may not read" in lines["AYON reads"]
+    assert "wrong-key-123" not in "\n".join(lines.values())
+
+
+def test_without_the_database_a_paired_project_the_service_user_cannot_read(
+    env: dict[str, str], ayon_app: Any, pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = f"hidden_{uuid.uuid4().hex[:8]}"
+    asyncio.run(create_project(pg_dsn, name, data={"kitsuProjectId": str(uuid.uuid4())}))
+    app = ayon_app
+    # AYON refuses a project the service user has no access group on (403).
+    inject_rejection(
+        app, lambda _m, path, _b: path == f"/api/projects/{name}", status=403, detail="No access"
+    )
+    try:
+        code, lines = _check(monkeypatch, AYON_DB_DSN=None)
+    finally:
+        clear_faults(app)
+        asyncio.run(_sql(pg_dsn, "DELETE FROM public.projects WHERE name = $1", name))
+    assert code == 1 and f"cannot read {name}" in lines["AYON reads"], lines
+
+
+def test_ayon_to_kitsu_says_off_or_on_and_how_far_behind(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_prefix: str
+) -> None:
+    code, lines = _check(monkeypatch)
+    assert code == 0 and lines["AYON -> Kitsu"] == "ok off (KITSYNC_AYON_TO_KITSU is empty)"
+    monkeypatch.setenv("KITSYNC_REDIS_PREFIX", redis_prefix)
+    code, lines = _check(monkeypatch, KITSYNC_AYON_TO_KITSU="status,assignees")
+    assert "on for assignees, status; no drain" in lines["AYON -> Kitsu"]
+
+    async def drained() -> None:
+        client = aioredis.Redis.from_url(env["KITSYNC_REDIS_URL"])
+        record = DrainRecord(datetime.now(UTC) - timedelta(seconds=5), 120, 42.0)
+        await RedisSyncState(client, redis_prefix).drained(record)
+        await client.aclose()
+
+    asyncio.run(drained())
+    code, lines = _check(monkeypatch)
+    assert code == 0
+    assert re.fullmatch(
+        r"ok on for assignees, status; last drain \d+ s ago took 120 events, 42 s behind",
+        lines["AYON -> Kitsu"],
+    )
 
 
 def test_redis_absent_is_single_process_mode(
@@ -93,10 +166,10 @@ def test_redis_absent_is_single_process_mode(
         ({"AYON_API_KEY": "wrong-key-123"}, "AYON", "API key was refused"),
         ({"AYON_API_KEY": HUMAN_KEY}, "AYON", "not a service user"),
         ({"AYON_URL": "http://127.0.0.1:{port}"}, "AYON", "unreachable"),
-        ({"AYON_DB_DSN": "{admin}"}, "AYON database", "no AYON tables there"),
+        ({"AYON_DB_DSN": "{admin}"}, "AYON reads", "no AYON tables there"),
         (
             {"AYON_DB_DSN": "postgresql://postgres@127.0.0.1:{port}/x"},
-            "AYON database",
+            "AYON reads",
             "cannot connect",
         ),
         ({"KITSYNC_REDIS_URL": "redis://127.0.0.1:{port}/0"}, "Redis", "unreachable"),
@@ -128,22 +201,22 @@ def test_paired_project_without_schema(
     env: dict[str, str], pg_dsn: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     name = f"ghost_{uuid.uuid4().hex[:8]}"
-
-    async def sql(query: str, *args: str) -> None:
-        conn = await asyncpg.connect(pg_dsn)
-        try:
-            await conn.execute(query, *args)
-        finally:
-            await conn.close()
-
     pairing = f'{{"kitsuProjectId": "{uuid.uuid4()}"}}'
     insert = "INSERT INTO public.projects (name, code, data) VALUES ($1, $1, $2::jsonb)"
-    asyncio.run(sql(insert, name, pairing))
+    asyncio.run(_sql(pg_dsn, insert, name, pairing))
     try:
         code, lines = _check(monkeypatch)
     finally:
-        asyncio.run(sql("DELETE FROM public.projects WHERE name = $1", name))
-    assert code == 1 and f"project schema missing for {name}" in lines["AYON database"]
+        asyncio.run(_sql(pg_dsn, "DELETE FROM public.projects WHERE name = $1", name))
+    assert code == 1 and f"project schema missing for {name}" in lines["AYON reads"]
+
+
+async def _sql(dsn: str, query: str, *args: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(query, *args)
+    finally:
+        await conn.close()
 
 
 def test_invalid_settings_exit_2_naming_each(

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
+import textwrap
 
 import pytest
 import redis
 from click.testing import CliRunner
 
 from kitsync.cli import main
+from kitsync.redis_keys import RedisKeys
 from kitsync.worker.keyqueue import RedisKeyQueue
+from kitsync.worker.names import EVENTS_QUEUE
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +42,7 @@ def env(
 
 def _dead_letter(redis_url: str, prefix: str) -> None:
     async def make() -> None:
-        queue = RedisKeyQueue(redis_url, prefix=f"{prefix}keyqueue:")
+        queue = RedisKeyQueue(redis_url, prefix=RedisKeys(prefix).key_queue)
         try:
             await queue.add([KEY])
             await queue.claim(KEY, "worker-1", 30)
@@ -67,7 +73,9 @@ def test_dlq_list_replay_drop_and_status(env: str, redis_url: str) -> None:
     assert replayed.exit_code == 0 and "replayed 1 keys" in replayed.output
     client = redis.Redis.from_url(redis_url)
     try:
-        assert client.llen(f"{env}celery:kitsync.events") == 1  # one reconcile task sent
+        assert (
+            client.llen(RedisKeys(env).broker_queue(EVENTS_QUEUE)) == 1
+        )  # one reconcile task sent
     finally:
         client.close()
     assert "no dead letters" in runner.invoke(main, ["dlq", "list"]).output
@@ -82,3 +90,32 @@ def test_status_without_redis_says_so(env: str, monkeypatch: pytest.MonkeyPatch)
     result = CliRunner().invoke(main, ["status"])
     assert result.exit_code == 1 and "Redis is unreachable" in result.output
     assert "Traceback" not in result.output
+
+
+def test_status_shows_the_budgets_and_their_use(env: str, redis_url: str) -> None:
+    # A process takes a slot, asks for a pause and dies holding the slot (os._exit skips every
+    # finally): only its lease gives the slot back. Done in-process, the slot's generator is
+    # finalised (and the slot released) whenever the garbage collector gets to it.
+    holder = textwrap.dedent(
+        f"""
+        import asyncio, os
+        import redis.asyncio as aioredis
+        from kitsync.budget import RedisBudget
+
+        async def main():
+            client = aioredis.Redis.from_url({redis_url!r})
+            budget = RedisBudget(
+                client, "ayon", 8, prefix={env!r}, lease_seconds=60, wait_seconds=60
+            )
+            async with budget.slot():
+                await budget.pause(30)
+                os._exit(0)
+
+        asyncio.run(main())
+        """
+    )
+    subprocess.run([sys.executable, "-c", holder], check=True, timeout=60)
+    status = CliRunner().invoke(main, ["status"], env={"KITSYNC_KITSU_MAX_REQUESTS": "3"})
+    assert status.exit_code == 0, status.output
+    assert re.search(r"  ayon: 1 of 8, paused (29|30) s more\n", status.output), status.output
+    assert "  kitsu: 0 of 3\n" in status.output

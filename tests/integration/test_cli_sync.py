@@ -15,6 +15,7 @@ from contextlib import ExitStack
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -22,13 +23,12 @@ from kitsync.cli import main
 from kitsync.core.plan import plan
 from kitsync.core.production import production_specs
 from tests.conftest import PG_ADMIN_DSN
-from tests.expected import FILM_TREE, FILM_TREE_AFTER
-from tests.fakes.ayon import SERVICE_KEY, create_app, create_project
+from tests.expected import FILM_TREE, FILM_TREE_AFTER, USERS
+from tests.fakes.ayon import SERVICE_KEY, add_users, create_app, create_project
+from tests.fakes.ayon.memory import MemoryAyon
 from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
 from tests.fakes.serve import free_port, serve
-from tests.integration.sync_bed import USERS
 from tests.production_generator import generate_production
-from tests.unit.ayon_memory import MemoryAyon
 from tests.unit.kitsu_production import default_anatomy, recorded_production
 
 pytestmark = pytest.mark.integration
@@ -52,7 +52,8 @@ class Servers:
         self.kitsu["generated"] = stack.enter_context(serve(self.generated.kitsu.app))
 
     def writes(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p in self.ayon_app.state.requests if m != "GET"]
+        """Requests that may write (not GETs, not GraphQL reads)."""
+        return [(m, p) for m, p in self.ayon_app.state.requests if m != "GET" and p != "/graphql"]
 
 
 @pytest.fixture(scope="module")
@@ -74,44 +75,39 @@ def _sql(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
 
 @pytest.fixture
 def env(
-    servers: Servers, pg_dsn: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+    servers: Servers,
+    pg_dsn: str,
+    read_path: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: object,
 ) -> Iterator[dict[str, str]]:
+    """The settings of each run; AYON_DB_DSN only when the test reads AYON through SQL."""
     monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
     values = {
         "KITSU_URL": servers.kitsu["after_build"],
         "KITSU_BOT_TOKEN": BOT_TOKEN,
         "AYON_URL": servers.ayon,
         "AYON_API_KEY": SERVICE_KEY,
-        "AYON_DB_DSN": pg_dsn,
     }
-    for var in ("KITSU_EMAIL", "KITSU_PASSWORD", "KITSYNC_REDIS_URL"):
+    if read_path == "sql":
+        values["AYON_DB_DSN"] = pg_dsn
+    for var in ("KITSU_EMAIL", "KITSU_PASSWORD", "KITSYNC_REDIS_URL", "AYON_DB_DSN"):
         monkeypatch.delenv(var, raising=False)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
     # Every test pairs from scratch: earlier pairings of the recorded projects are retired.
-    asyncio.run(_users(pg_dsn))
+    _retire_pairings(pg_dsn)
+    asyncio.run(add_users(pg_dsn, USERS))
     yield values
-    _sql(
-        pg_dsn,
-        "UPDATE public.projects SET active = false WHERE data->>'kitsuProjectId' IS NOT NULL",
-    )
+    # Gone for good: the same test on the other read path pairs the same Kitsu projects again.
+    paired = _sql(pg_dsn, "SELECT name FROM public.projects WHERE data ? 'kitsuProjectId'")
+    with httpx.Client(base_url=servers.ayon, headers={"x-api-key": SERVICE_KEY}) as ayon:
+        for row in paired:
+            assert ayon.delete(f"/api/projects/{row['name']}").status_code == 204
 
 
-async def _users(dsn: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute(
-            "UPDATE public.projects SET active = false WHERE data->>'kitsuProjectId' IS NOT NULL"
-        )
-        for name, email in USERS.items():
-            await conn.execute(
-                """INSERT INTO public.users (name, attrib, data) VALUES ($1, $2::jsonb, '{}')
-                   ON CONFLICT (name) DO UPDATE SET attrib = public.users.attrib || $2::jsonb""",
-                name,
-                json.dumps({"email": email}),
-            )
-    finally:
-        await conn.close()
+def _retire_pairings(dsn: str) -> None:
+    _sql(dsn, "UPDATE public.projects SET active = false WHERE data->>'kitsuProjectId' IS NOT NULL")
 
 
 def _invoke(*args: str) -> Result:
@@ -185,6 +181,16 @@ def test_pair_and_sync_film(
     assert project == "fixture_film"
     assert f"paired with created AYON project {project}" in paired.stdout
     assert "Writing to AYON" in paired.stderr
+    # Each phase, then its count, time and rate: on stderr, never among the report's lines.
+    for phase, unit in (
+        ("Reading Kitsu and AYON", "entities"),
+        ("Converging breakdown links", "links written"),
+    ):
+        assert re.search(
+            rf"^{phase}\.\.\.\n  [\d,]+ {unit} in [\d.]+ s \([\d,]+/s\)$", paired.stderr, re.M
+        )
+    assert re.search(r"^  [\d,]+ operations in [\d.]+ s \([\d,]+/s\)$", paired.stderr, re.M)
+    assert "/s)" not in paired.stdout
     assert _counts(paired)["create folder"] == len(FILM_TREE)
     assert _tree(pg_dsn, project) == FILM_TREE
     row = _sql(pg_dsn, "SELECT code, attrib FROM public.projects WHERE name = $1", project)[0]
@@ -255,7 +261,11 @@ def test_generated_production_pairs_and_syncs(
     assert counts["create folder"] == generated.folders
     assert counts["create task"] == generated.tasks
     assert counts["create link"] == generated.cast_links
-    assert "    create folder sequences/sq0010/sh00010" in paired.stdout  # -v lists changes
+    # -v lists every change it made, links included, as a dry run lists them.
+    listed = [line.strip() for line in paired.stdout.splitlines() if line.startswith("    ")]
+    assert "create folder sequences/sq0010/sh00010" in listed
+    assert sum(line.startswith("create link ") for line in listed) == generated.cast_links
+    assert sum(line.startswith("create task ") for line in listed) == generated.tasks
     _in_step(servers, "generated")
 
 

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from kitsync.kitsu import KitsuClient
+from kitsync.poller import BEGINNING, poll_once
 from kitsync.schemas import KitsuEvent
-from kitsync.tasks.poll import OVERLAP, poll_once
 from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
 from tests.fakes.serve import serve
 
+OVERLAP = timedelta(seconds=120)
 FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
 SQ010 = "9c44efde-020e-4b15-8fe4-2bd0d55358bc"
 
@@ -38,32 +39,53 @@ class DedupingSink:
 
 async def test_catch_up_sees_every_event_once_across_polls() -> None:
     fake = FakeKitsu.from_fixtures("film", "after_build")
-    recorded = fake.events()
-    start = datetime.fromisoformat(recorded[-1]["created_at"]) - timedelta(seconds=2)
     cursor, sink = MemoryCursor(), DedupingSink()
     with serve(fake.app) as url:
         async with KitsuClient(url, bot_token=BOT_TOKEN) as kitsu:
-            first = await poll_once(kitsu, cursor, sink, now=start, start_from=start)
-            assert first.new == first.read > 0
+            first = await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+            newest = datetime.fromisoformat(fake.events()[-1]["created_at"])
+            # The first cursor is Kitsu's newest event (Kitsu's clock); history is not submitted.
+            assert (first.read, first.new, cursor.value) == (0, 0, newest)
             shot = fake.create_shot(FILM, SQ010, "SH0100", nb_frames=10)
             fake.update_entity(shot["id"], name="SH0110")
             for i in range(150):  # more than a page, all within a second or two
                 fake.update_entity(shot["id"], description=f"take {i}")
-            second = await poll_once(kitsu, cursor, sink, now=start)
-            third = await poll_once(kitsu, cursor, sink, now=start)
-    since = (start - OVERLAP).isoformat()  # the first poll reads one second early too
-    later = [e["id"] for e in fake.events() if e["created_at"] >= since]
-    assert sorted(sink.ids) == sorted(later)  # nothing lost
+            second = await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+            third = await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+    since = (newest - OVERLAP).isoformat()
+    read = [e["id"] for e in fake.events() if e["created_at"] >= since]
+    assert sorted(sink.ids) == sorted(read)  # nothing lost
     assert len(sink.ids) == len(set(sink.ids))  # nothing twice
-    assert second.new == 152 and third.new == 0
-    assert third.read > 0  # the overlap re-reads the cursor's second; the sink drops them
-    assert cursor.value is not None and cursor.value >= start
+    assert second.new == len(read) and second.new >= 152 and third.new == 0
+    assert third.read > 0  # the overlap re-reads; the sink drops them
+    assert cursor.value is not None and cursor.value >= newest
 
 
-async def test_first_start_begins_now_not_at_the_dawn_of_time() -> None:
+async def test_a_late_commit_stamped_before_the_cursor_is_read() -> None:
+    """An event stamped a minute before the cursor (a slow commit, another Zou server's clock)
+    appears after a poll already moved past its second: the overlap still finds it."""
     fake = FakeKitsu.from_fixtures("film", "after_build")
     cursor, sink = MemoryCursor(), DedupingSink()
     with serve(fake.app) as url:
         async with KitsuClient(url, bot_token=BOT_TOKEN) as kitsu:
-            outcome = await poll_once(kitsu, cursor, sink, now=datetime(2030, 1, 1))
-    assert outcome.read == 0 and cursor.value == datetime(2030, 1, 1)
+            await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+            shot = fake.create_shot(FILM, SQ010, "SH0200", nb_frames=10)
+            await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+            assert cursor.value is not None
+            fake.update_entity(shot["id"], description="committed late")
+            late = fake.backdate_newest_events(1, cursor.value - timedelta(seconds=60))
+            outcome = await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+    assert set(late) <= set(sink.ids) and outcome.new == len(late)
+
+
+async def test_on_a_kitsu_without_events_every_event_to_come_is_read() -> None:
+    fake = FakeKitsu.from_fixtures("film", "after_build")
+    fake.clear_events()
+    cursor, sink = MemoryCursor(), DedupingSink()
+    with serve(fake.app) as url:
+        async with KitsuClient(url, bot_token=BOT_TOKEN) as kitsu:
+            first = await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+            shot = fake.create_shot(FILM, SQ010, "SH0300", nb_frames=10)
+            second = await poll_once(kitsu, cursor, sink, overlap=OVERLAP)
+    assert (first.read, first.cursor) == (0, BEGINNING)
+    assert second.new == len(fake.events()) > 0 and shot["id"] in str(fake.events())

@@ -11,7 +11,8 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -21,17 +22,21 @@ import pytest
 from kitsync.ayon import AyonReader
 from kitsync.core.ids import link_id
 from kitsync.core.production import Production
-from kitsync.schemas import BREAKDOWN, LinkCreate
-from kitsync.tasks.casting import reconcile_casting, reconcile_project_casting
-from kitsync.tasks.context import SyncContext
-from kitsync.tasks.entity import EntityKind, reconcile_entity
-from kitsync.tasks.result import ReconcileResult
+from kitsync.core.routing import Key
+from kitsync.reconcile import (
+    ReconcileResult,
+    SyncContext,
+    reconcile_casting,
+    reconcile_entity,
+    reconcile_project_casting,
+)
+from kitsync.schemas import BREAKDOWN, EntityKind, LinkCreate
 from tests.conftest import FIXTURES
 from tests.fakes.ayon import inject_delay
 from tests.fakes.kitsu import FakeKitsu
 from tests.integration.sync_bed import SyncBed, sync_bed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("read_path")]
 
 FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
 TV = "1332d020-28a7-4b76-80e7-a5caf625538c"
@@ -148,7 +153,7 @@ async def _reconcile_all(
 
 
 class RecordingPool:
-    """Forwards to a real pool and keeps every query the reader runs."""
+    """Forwards to a real pool and keeps every query the reader runs (paged ones included)."""
 
     def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
@@ -158,10 +163,31 @@ class RecordingPool:
         self.queries.append(query)
         return await self.pool.fetch(query, *args)
 
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[_RecordingConnection]:
+        async with self.pool.acquire() as connection:
+            yield _RecordingConnection(connection, self.queries)
+
+
+class _RecordingConnection:
+    def __init__(self, connection: Any, queries: list[str]) -> None:
+        self._connection = connection
+        self._queries = queries
+
+    def transaction(self, **options: Any) -> Any:
+        return self._connection.transaction(**options)
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        self._queries.append(query)
+        return await self._connection.fetchrow(query, *args)
+
 
 def _recording(bed: SyncBed) -> tuple[SyncContext, RecordingPool]:
-    """The bed's context, with a reader that records its queries."""
+    """The bed's context, with a reader that records its queries (SQL: the API reader's
+    requests are counted by ``bed.ayon_reads``)."""
     recording = RecordingPool(bed.pool)
+    if bed.read_path == "api":
+        return bed.ctx, recording
     return replace(bed.ctx, reader=AyonReader(recording)), recording
 
 
@@ -171,7 +197,7 @@ async def _assert_in_step_without_requests(
     requests = len(bed.ayon_app.state.requests)
     results = await _reconcile_all(bed, project_id, containers)
     assert {r.outcome for r in results.values()} == {"in step"}
-    assert len(bed.ayon_app.state.requests) == requests  # not even a GET
+    assert bed.ayon_requests(requests) == []  # reads only: not even a REST GET
 
 
 # ----------------------------------------------------------------------------- film
@@ -239,10 +265,15 @@ async def test_tv_casting_episodes_and_mutations(pg_dsn: str) -> None:
         await _sync_entities(after, TV, also=keys)  # deletes Umbrella (T09)
         shots = TV_IDS["shots"]
         # T06: +Kite -Ball, Mia 1 -> 2 in E01/SQ010/SH020; Zou also cast Kite into E01, and
-        # logged nothing for E01: the shot's reconcile converges the episode too.
+        # logged nothing for E01: the shot's reconcile writes its own links only and has the
+        # episode's casting key follow, whose own run adds Kite.
         t06 = await reconcile_casting(after.ctx, TV, shots["E01/SQ010/SH020"])
-        assert t06.changes == {"create link": 3, "delete link": 1}
+        assert t06.changes == {"create link": 2, "delete link": 1}
         e01 = TV_IDS["episodes"]["E01"]
+        assert t06.follow_ups == (Key(TV, "casting", e01),)
+        assert t06.label == f"casting of {after.project} /episodes/e01/sq010/sh020"
+        follow = await reconcile_casting(after.ctx, TV, e01)
+        assert follow.changes == {"create link": 1}
         assert (await reconcile_casting(after.ctx, TV, e01)).outcome == "in step"
         # T05: episode E02 +Leon (cast already, as Leo) -Rain, School 1 -> 2; Zou removed Rain
         # from its shot SH020 too
@@ -277,8 +308,11 @@ async def test_project_casting_matches_per_container_with_few_reads(
 
         kitsu_calls = kitsu.requests[kitsu_before:]
         assert len(kitsu_calls) == 4, kitsu_calls  # entity links, assets, shots, episodes
-        link_reads = [q for q in recording.queries if ".links l" in q]
-        assert len(link_reads) == 1 and len(recording.queries) <= 4, recording.queries
+        if bed.read_path == "sql":
+            link_reads = [q for q in recording.queries if ".links l" in q]
+            assert len(link_reads) == 1 and len(recording.queries) <= 4, recording.queries
+        else:  # the same reads, one GraphQL request (one page) each
+            assert len(bed.ayon_reads(ayon_before)) <= 4, bed.ayon_reads(ayon_before)
         ayon_calls = bed.ayon_app.state.requests[ayon_before:]
         assert [m for m, p in ayon_calls if p.endswith("/links/bulk")] == ["POST"]
         assert result.changes == {
@@ -305,7 +339,7 @@ async def test_project_casting_matches_per_container_with_few_reads(
         production = Production(assets=assets, shots=shots, episodes=episodes)
         requests, kitsu_before = len(after.ayon_app.state.requests), len(mutated.requests)
         again = await reconcile_project_casting(after.ctx, project_id, production)
-        assert again.outcome == "in step" and len(after.ayon_app.state.requests) == requests
+        assert again.outcome == "in step" and after.ayon_requests(requests) == []
         assert len(mutated.requests) == kitsu_before + 1
 
 
@@ -344,14 +378,17 @@ async def test_project_casting_clears_gone_containers_and_dangling_links(pg_dsn:
 
 
 async def test_requests_of_an_in_step_reconcile(pg_dsn: str) -> None:
-    """Kitsu calls and SQL queries of one reconcile with nothing to do; never an AYON request."""
-    for production, project_id, container, kitsu_calls, queries in (
-        ("film", FILM, FILM_IDS["shots"]["SQ010/SH0010"], 1, 3),
-        ("film", FILM, FILM_IDS["assets"]["Castle"], 1, 3),
-        # a tv shot: its casting, the shot and its sequence (to find the episode), the
-        # episode's casting; SQL: pairing, then folders and links for each container
-        ("tv", TV, TV_IDS["shots"]["E01/SQ010/SH020"], 4, 5),
-        ("tv", TV, TV_IDS["episodes"]["E01"], 1, 3),
+    """Kitsu calls and AYON reads (SQL queries, or GraphQL requests) of one reconcile with
+    nothing to do; no other AYON request."""
+    # API reads: the links into a container and the links by id are two requests (sent at
+    # once) where SQL has one query.
+    for production, project_id, container, kitsu_calls, (queries, requests) in (
+        ("film", FILM, FILM_IDS["shots"]["SQ010/SH0010"], 1, (3, 4)),
+        ("film", FILM, FILM_IDS["assets"]["Castle"], 1, (3, 4)),
+        # a tv shot: its casting, the shot and its sequence (to find the episode, whose
+        # key follows); SQL: pairing, then its folders and links
+        ("tv", TV, TV_IDS["shots"]["E01/SQ010/SH020"], 3, (3, 4)),
+        ("tv", TV, TV_IDS["episodes"]["E01"], 1, (3, 4)),
     ):
         kitsu = FakeKitsu.from_fixtures(production, "after_build")  # type: ignore[arg-type]
         async with sync_bed(pg_dsn, kitsu, project_id) as bed:
@@ -364,8 +401,11 @@ async def test_requests_of_an_in_step_reconcile(pg_dsn: str) -> None:
 
             assert result.outcome == "in step"
             assert len(kitsu.requests) - kitsu_before == kitsu_calls, kitsu.requests[kitsu_before:]
-            assert len(recording.queries) == queries
-            assert len(bed.ayon_app.state.requests) == ayon_before
+            if bed.read_path == "sql":
+                assert len(recording.queries) == queries, recording.queries
+            else:
+                assert len(bed.ayon_reads(ayon_before)) == requests
+            assert bed.ayon_requests(ayon_before) == []
 
 
 # ----------------------------------------------------------------------------- edge cases

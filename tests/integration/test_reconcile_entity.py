@@ -11,24 +11,25 @@ import httpx
 import pytest
 
 from kitsync.core.ids import ayon_id
-from kitsync.schemas import KitsuRecord
-from kitsync.tasks.entity import EntityKind, reconcile_entity
+from kitsync.core.routing import Key
+from kitsync.reconcile import reconcile_entity
+from kitsync.schemas import EntityOrTaskKind, KitsuRecord
 from tests.expected import FILM_TREE, FILM_TREE_AFTER, TV_TREE, TV_TREE_AFTER
 from tests.fakes.ayon import SERVICE_KEY
 from tests.fakes.kitsu import FakeKitsu
 from tests.integration.sync_bed import SyncBed, sync_bed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("read_path")]
 
 FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
 TV = "1332d020-28a7-4b76-80e7-a5caf625538c"
 SH0010 = "f48bffdc-4a40-4304-98f1-80af0adefec9"
 
 
-async def _keys(bed: SyncBed, project_id: str) -> list[tuple[EntityKind, str]]:
+async def _keys(bed: SyncBed, project_id: str) -> list[tuple[EntityOrTaskKind, str]]:
     kitsu = bed.ctx.kitsu
-    keys: list[tuple[EntityKind, str]] = []
-    kinds: list[tuple[EntityKind, list[KitsuRecord]]] = [
+    keys: list[tuple[EntityOrTaskKind, str]] = []
+    kinds: list[tuple[EntityOrTaskKind, list[KitsuRecord]]] = [
         ("asset", list(await kitsu.assets(project_id))),
         ("episode", list(await kitsu.episodes(project_id))),
         ("sequence", list(await kitsu.sequences(project_id))),
@@ -43,7 +44,7 @@ async def _keys(bed: SyncBed, project_id: str) -> list[tuple[EntityKind, str]]:
 
 
 async def _reconcile_all(
-    bed: SyncBed, project_id: str, keys: list[tuple[EntityKind, str]]
+    bed: SyncBed, project_id: str, keys: list[tuple[EntityOrTaskKind, str]]
 ) -> list[str]:
     outcomes = []
     for kind, kitsu_id in keys:
@@ -156,6 +157,8 @@ async def test_folders_left_by_ayon_kitsu_are_adopted(pg_dsn: str) -> None:
 
 async def test_missing_users_are_created_only_when_asked(pg_dsn: str) -> None:
     async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        # The database is shared by the test's runs on each read path: start without the user.
+        await bed.pool.execute("DELETE FROM public.users WHERE name = 'chloe.castel'")
         tasks = await bed.ctx.kitsu.tasks(FILM)
         persons = {p.id: p for p in await bed.ctx.kitsu.persons()}
         chloe = next(p for p in persons.values() if p.email == "chloe.castel@example.com")
@@ -195,7 +198,7 @@ async def test_swapped_names_leave_no_suffix_once_follow_ups_run(pg_dsn: str) ->
         assert taken.follow_ups == ()  # SH0020 still held by the other shot
         assert f"sequences/sq010/sh0020_{first[:8]}" in await bed.tree()
         freed = await reconcile_entity(bed.ctx, FILM, "shot", second)
-        assert freed.follow_ups == (f"{FILM}/shot/{first}",)
+        assert freed.follow_ups == (Key(FILM, "shot", first),)
         again = await reconcile_entity(bed.ctx, FILM, "shot", first)
         assert again.outcome == "changed" and again.follow_ups == ()
         tree = await bed.tree()

@@ -13,16 +13,26 @@ import pytest
 
 from kitsync.ayon import AyonUnavailable
 from kitsync.core.ids import ayon_id
+from kitsync.core.routing import Key
 from kitsync.kitsu import KitsuNotFound
-from kitsync.tasks.entity import EntityKind, reconcile_entity
-from kitsync.tasks.project import Progress, ProjectNotPaired, ProjectReport, reconcile_project
+from kitsync.reconcile import (
+    Progress,
+    ProjectNotPaired,
+    ProjectReport,
+    SyncProgress,
+    reconcile_entity,
+    reconcile_project,
+    reconcile_project_casting,
+)
+from kitsync.reconcile.record import SYNC_TOPIC
+from kitsync.schemas import KIND_OF_TYPE_NAME, EntityOrTaskKind
 from tests.expected import FILM_TREE, FILM_TREE_AFTER
 from tests.fakes.ayon import inject_failures
 from tests.fakes.kitsu import FakeKitsu
 from tests.integration.sync_bed import SyncBed, sync_bed
 from tests.production_generator import generate_production
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("read_path")]
 
 FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
 TV = "1332d020-28a7-4b76-80e7-a5caf625538c"
@@ -40,19 +50,29 @@ async def _links(bed: SyncBed) -> set[tuple[str, str, int]]:
 
 
 def _line_counts(report: ProjectReport) -> dict[str, int]:
-    """Planned lines by kind ("create folder", "delete link" ...)."""
-    return dict(Counter(" ".join(line.split()[:2]) for line in report.planned))
+    """Listed lines (``-v``) by the change they start with ("create folder", "add task type",
+    "delete link" ...): each change counted must be listed."""
+    kinds = sorted(report.changes, key=len, reverse=True)
+    return dict(
+        Counter(
+            next((k for k in kinds if line.startswith(f"{k} ")), line) for line in report.planned
+        )
+    )
 
 
 async def _dry_then_real(
     bed: SyncBed, project_id: str, progress: Progress | None = None
 ) -> tuple[ProjectReport, ProjectReport]:
     before = len(bed.ayon_writes())
-    dry = await reconcile_project(bed.ctx, project_id, dry_run=True)
+    dry = await reconcile_project(bed.ctx, project_id, dry_run=True, itemize=True)
+    counted = await reconcile_project(bed.ctx, project_id, dry_run=True)  # as a worker runs it
     assert len(bed.ayon_writes()) == before, "a dry run wrote to AYON"
-    real = await reconcile_project(bed.ctx, project_id, progress=progress)
+    assert dict(counted.changes) == dict(dry.changes) and dry.planned and dry.operations
+    assert counted.planned == () and counted.operations == ()
+    real = await reconcile_project(bed.ctx, project_id, progress=progress, itemize=True)
     assert real.failures == ()
     assert dict(dry.changes) == dict(real.changes)
+    assert _line_counts(dry) == dict(dry.changes) and _line_counts(real) == dict(real.changes)
     return dry, real
 
 
@@ -70,22 +90,19 @@ async def test_film_build_then_mutations(pg_dsn: str) -> None:
         def progress(done: int, total: int, phase: str) -> None:
             calls.append((done, total, phase))
 
-        dry, real = await _dry_then_real(bed, FILM, progress)
+        _, real = await _dry_then_real(bed, FILM, progress)
         writing = [(done, total) for done, total, phase in calls if phase == "writing"]
         assert writing[0] == (0, 79) and writing[-1] == (79, 79)  # 31 folders, 48 tasks
+        # Each phase starts at 0 and ends with its count; Kitsu is read again after writing.
         assert [phase for _, _, phase in calls if phase != "writing"] == [
-            "reading",
-            "linking",
-            "done",
+            *("reading", "reading", "linking", "linking", "checking", "checking", "done")
         ]
+        linked = [done for done, _, phase in calls if phase == "linking"]
+        assert linked == [0, real.changes["create link"]]
         assert real.changes["create folder"] == len(FILM_TREE)
         assert real.changes["create task"] == 48
         assert real.changes["create link"] > 0
-        assert _line_counts(dry) == {
-            what: count
-            for what, count in dry.changes.items()
-            if not what.startswith("add") and what != "update project"
-        }
+        assert "create link assets/character/hero -> sequences/sq010/sh0010" in real.planned
         assert await bed.tree() == FILM_TREE
         shot = await bed.folder(SH0010)
         assert shot["id"].hex == ayon_id(SH0010)
@@ -106,6 +123,57 @@ async def test_film_build_then_mutations(pg_dsn: str) -> None:
         assert await after.tree() == FILM_TREE_AFTER
         assert await _links(after) != links_built
         await _in_step(after, FILM)
+
+
+async def test_the_sync_event_reports_each_phase_with_its_count_and_rate(pg_dsn: str) -> None:
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        shown = SyncProgress(bed.ctx, bed.project, FILM)
+        await shown.start()
+        report = await reconcile_project(bed.ctx, FILM, progress=shown.update)
+        await shown.finish(report.describe(), {"changes": dict(report.changes)}, failed=False)
+        row = await bed.pool.fetchrow(
+            "SELECT status, summary::text AS summary FROM public.events "
+            "WHERE topic = $1 AND project_name = $2",
+            SYNC_TOPIC,
+            bed.project,
+        )
+    assert row["status"] == "finished"
+    summary = json.loads(row["summary"])
+    phases = {phase["phase"]: phase for phase in summary["phases"]}
+    assert list(phases) == ["reading", "writing", "linking", "checking"]
+    assert phases["writing"]["done"] == phases["writing"]["total"] == 79  # 31 folders, 48 tasks
+    assert phases["linking"]["done"] == report.changes["create link"] > 0
+    assert phases["checking"]["done"] == 0  # Kitsu did not change meanwhile
+    assert phases["reading"]["done"] > 79
+    for phase in ("reading", "writing", "linking"):
+        # "seconds" is rounded to the millisecond: over a phase of tens of ms that is a few %.
+        seconds = phases[phase]["seconds"]
+        assert phases[phase]["perSecond"] == pytest.approx(
+            phases[phase]["done"] / seconds, rel=0.01 + 0.0005 / seconds
+        )
+
+
+async def test_kitsu_changes_made_while_it_writes_are_handed_back(pg_dsn: str) -> None:
+    """From the project's event log since the run began: the change made while it wrote comes
+    back as a key to reconcile again; those made before its read (many, in the same second as
+    likely as not) do not, and are not even paged through."""
+    fake = FakeKitsu.from_fixtures("film", "after_build")
+    async with sync_bed(pg_dsn, fake, FILM) as bed:
+        shots = {shot.name: shot.id for shot in await bed.ctx.kitsu.shots(FILM)}
+        for number in range(150):  # more than a page of Kitsu's event log
+            fake.update_entity(shots["SH0020"], description=f"before the run {number}")
+
+        def progress(done: int, total: int, phase: str) -> None:
+            if phase == "linking" and done == 0:
+                fake.update_entity(SH0010, description="while it wrote")
+
+        before = len(fake.requests)
+        report = await reconcile_project(bed.ctx, FILM, progress=progress)
+        assert report.follow_ups == (Key(FILM, "shot", SH0010),)
+        log_reads = [path for _, path in fake.requests[before:] if "/data/events/last" in path]
+        assert len(log_reads) == 2  # the newest event before the read, one page at the end
+        again = await reconcile_project(bed.ctx, FILM)  # wrote only what changed: no re-read
+        assert again.changes == {"update folder": 1} and again.follow_ups == ()
 
 
 async def test_tv_equals_reconciling_every_entity(pg_dsn: str) -> None:
@@ -130,10 +198,8 @@ async def test_tv_equals_reconciling_every_entity(pg_dsn: str) -> None:
 
 
 async def _reconcile_each(bed: SyncBed, project_id: str) -> None:
-    from kitsync.tasks.casting import reconcile_project_casting
-
     kitsu = bed.ctx.kitsu
-    kinds: list[tuple[EntityKind, list[Any]]] = [
+    kinds: list[tuple[EntityOrTaskKind, list[Any]]] = [
         ("asset", await kitsu.assets(project_id)),
         ("episode", await kitsu.episodes(project_id)),
         ("sequence", await kitsu.sequences(project_id)),
@@ -148,14 +214,13 @@ async def _reconcile_each(bed: SyncBed, project_id: str) -> None:
         f" UNION ALL SELECT data->>'kitsuId', 'Task' FROM project_{bed.project}.tasks"
     )
     listed = {record.id for _, records in kinds for record in records}
-    kinds_of = {"Task": "task", "Asset": "asset", "Shot": "shot", "Sequence": "sequence"}
-    kinds_of |= {"Episode": "episode", "Edit": "edit", "Concept": "concept"}
+    kinds_of: dict[str, EntityOrTaskKind] = {"Task": "task", **KIND_OF_TYPE_NAME}
     gone = [(kinds_of[r["t"]], r["k"]) for r in rows if r["t"] in kinds_of and r["k"] not in listed]
     for kind, records in kinds:
         for record in records:
             await reconcile_entity(bed.ctx, project_id, kind, record.id)
     for kind, kitsu_id in gone:
-        await reconcile_entity(bed.ctx, project_id, kind, kitsu_id)  # type: ignore[arg-type]
+        await reconcile_entity(bed.ctx, project_id, kind, kitsu_id)
     await reconcile_project_casting(bed.ctx, project_id)
 
 

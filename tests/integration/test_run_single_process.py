@@ -23,7 +23,8 @@ from tests.fakes.serve import free_port
 from tests.integration.processes import post_events, until
 from tests.integration.sync_bed import SyncBed, sync_bed
 
-pytestmark = pytest.mark.integration
+# The quick start's way (AYON read through its API, no AYON_DB_DSN) and the database's.
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("read_path")]
 
 FILM = "d6b4394f-66b7-4580-ae1a-5ce82c2f5f4d"
 SH0010 = "f48bffdc-4a40-4304-98f1-80af0adefec9"
@@ -38,11 +39,12 @@ async def kitsync_run(bed: SyncBed, pg_dsn: str, state: Path, port: int) -> Asyn
         "KITSU_BOT_TOKEN": BOT_TOKEN,
         "AYON_URL": bed.ayon_url,
         "AYON_API_KEY": SERVICE_KEY,
-        "AYON_DB_DSN": pg_dsn,
         "KITSYNC_WEBHOOK_SECRET": SECRET,
         "KITSYNC_STATE_DIR": str(state),
         "KITSYNC_POLL_INTERVAL": "2",
     }
+    if bed.read_path == "sql":
+        env["AYON_DB_DSN"] = pg_dsn
     log = (state.parent / f"run-{port}.log").open("ab")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "kitsync", "run", "--host", "127.0.0.1", "--port", str(port),

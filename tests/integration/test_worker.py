@@ -19,16 +19,20 @@ import httpx
 import pytest
 import redis.asyncio
 
-from kitsync.config import load_settings
-from kitsync.receiver import create_app
-from kitsync.worker.app import create_celery, key_queue_prefix
+from kitsync.config import Settings
+from kitsync.redis_keys import RedisKeys
+from kitsync.worker.app import create_celery
 from kitsync.worker.keyqueue import RedisKeyQueue
-from kitsync.worker.sink import CelerySink
+from kitsync.worker.runtime import redis_key_queue
 from tests.expected import FILM_TREE
-from tests.fakes.ayon import SERVICE_KEY
-from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
-from tests.fakes.serve import free_port, serve
-from tests.integration.processes import post_events, until
+from tests.fakes.kitsu import FakeKitsu
+from tests.fakes.serve import free_port
+from tests.integration.processes import (
+    post_events,
+    served_receiver,
+    until,
+    worker_settings,
+)
 from tests.integration.sync_bed import SyncBed, sync_bed
 
 pytestmark = pytest.mark.integration
@@ -42,24 +46,14 @@ SECRET = "test-webhook-secret"
 @asynccontextmanager
 async def running_workers(
     bed: SyncBed,
-    pg_dsn: str,
     redis_url: str,
     prefix: str,
     logs: Path,
     metrics_port: int,
     count: int = 2,
-) -> AsyncIterator[tuple[Any, RedisKeyQueue]]:
-    """Start ``count`` worker processes; yield (Celery app, key queue) of the same settings."""
-    env = os.environ | {
-        "KITSU_URL": bed.kitsu_url,
-        "KITSU_BOT_TOKEN": BOT_TOKEN,
-        "AYON_URL": bed.ayon_url,
-        "AYON_API_KEY": SERVICE_KEY,
-        "AYON_DB_DSN": pg_dsn,
-        "KITSYNC_REDIS_URL": redis_url,
-        "KITSYNC_REDIS_PREFIX": prefix,
-        "KITSYNC_WEBHOOK_SECRET": SECRET,
-    }
+) -> AsyncIterator[tuple[Any, Settings, RedisKeyQueue]]:
+    """Start ``count`` worker processes; yield (Celery app, settings, key queue) of theirs."""
+    env = bed.worker_env(redis_url, prefix, SECRET)
     workers = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -77,13 +71,10 @@ async def running_workers(
         )
         for index in range(count)
     ]
-    settings = load_settings(
-        ["kitsu", "ayon", "ayon_db", "redis"],
-        **{k: v for k, v in env.items() if k.startswith(("KITSU_", "AYON_", "KITSYNC_"))},
-    )
-    queue = RedisKeyQueue(redis_url, prefix=key_queue_prefix(settings))
+    settings = worker_settings(env)
+    queue = redis_key_queue(settings)
     try:
-        yield create_celery(settings), queue
+        yield create_celery(settings), settings, queue
     finally:
         for worker in workers:
             os.killpg(worker.pid, signal.SIGTERM)
@@ -107,24 +98,22 @@ async def test_events_through_receiver_and_workers_converge_ayon(
     fake = FakeKitsu.from_fixtures("film", "after_build")
     async with (
         sync_bed(pg_dsn, fake, FILM) as bed,
-        running_workers(bed, pg_dsn, redis_url, redis_prefix, tmp_path, metrics_port) as (
+        running_workers(bed, redis_url, redis_prefix, tmp_path, metrics_port) as (
             celery,
+            settings,
             queue,
         ),
     ):
-        # The receiver runs on its own thread and loop: it gets its own Redis client.
-        receiver_queue = RedisKeyQueue(redis_url, prefix=queue.prefix)
-        receiver = create_app(CelerySink(celery, receiver_queue), secret=SECRET)
         # The poller as a worker's very first task (its clients are made on demand).
         celery.send_task("kitsync.poll")
         polled = redis.asyncio.Redis.from_url(redis_url)
 
         async def poll_ran() -> bool:
-            return bool(await polled.exists(f"{redis_prefix}poll:last"))
+            return bool(await polled.exists(RedisKeys(redis_prefix).poll_last))
 
         await until(poll_ran, tmp_path)
         await polled.aclose()
-        with serve(receiver) as url:
+        with served_receiver(celery, settings, SECRET) as url:
             build = [e for e in fake.events() if e.get("project_id") == FILM]
             answer = await post_events(url, SECRET, build)
             assert answer.status_code == 202, answer.text

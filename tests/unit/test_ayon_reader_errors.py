@@ -14,15 +14,26 @@ import asyncpg
 import pytest
 
 from kitsync.ayon import AyonNotFound, AyonReader, AyonUnavailable
-from kitsync.worker.retries import is_transient
+from kitsync.worker.failures import is_transient
 
 
 class _FailingPool:
+    """Every query fails, and so does taking a connection (the paged reads take one)."""
+
     def __init__(self, error: BaseException) -> None:
         self._error = error
 
     async def fetch(self, *_: Any) -> list[Any]:
         raise self._error
+
+    def acquire(self) -> _FailingPool:
+        return self
+
+    async def __aenter__(self) -> None:
+        raise self._error
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
 
 
 def _reader(error: BaseException) -> AyonReader:

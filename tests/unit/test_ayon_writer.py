@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from pydantic import TypeAdapter
 
 from kitsync.ayon import (
     AyonAuthError,
@@ -274,7 +276,7 @@ async def test_links_go_through_bulk_in_chunks_and_return_the_ids() -> None:
 async def test_bulk_answer_ids_include_server_generated_ones() -> None:
     body = fixture("links_bulk_create")["request"]["json"]
     async with writer(replay("links_bulk_create")) as ayon:
-        ids = await ayon.create_links(P, [LinkCreate.model_validate(x) for x in body["links"]])
+        ids = await ayon.create_links(P, _links(body))
     assert ids[2] == "aae1f78ceaa711f1aa3d02fc00000001"
 
 
@@ -282,16 +284,7 @@ async def test_bulk_conflict_is_a_conflict() -> None:
     body = fixture("links_bulk_one_duplicate_id")["request"]["json"]
     async with writer(replay("links_bulk_one_duplicate_id")) as ayon:
         with pytest.raises(AyonConflict, match="One or more link IDs already exist"):
-            await ayon.create_links(P, [LinkCreate.model_validate(x) for x in body["links"]])
-
-
-async def test_create_single_link() -> None:
-    body = fixture("links_create")["request"]["json"]
-    recorder = replay("links_create")
-    async with writer(recorder) as ayon:
-        link_id = await ayon.create_link(P, LinkCreate.model_validate(body))
-    assert link_id == body["id"]
-    assert recorder.bodies() == [body]
+            await ayon.create_links(P, _links(body))
 
 
 async def test_deleting_a_missing_link_is_success() -> None:
@@ -369,6 +362,30 @@ async def test_anatomy_addition_sends_the_full_current_list_plus_the_new_item() 
     }
 
 
+async def test_anatomy_update_changes_the_given_fields_of_an_item_in_place() -> None:
+    current = fixture("projects_get")["response"]["json"]
+    recorder = replay("projects_get", "projects_patch_add_task_type")
+    recolour = AnatomyItem(name="IN PROGRESS", color="#123456", shortName="PRG")
+    async with writer(recorder) as ayon:
+        assert await ayon.add_anatomy_items(P, statuses=[recolour], update_existing=True)
+    statuses = recorder.bodies()[1]["statuses"]
+    position = [item["name"] for item in current["statuses"]].index("In progress")
+    # Its name, place, state and scope as AYON has them; only the colour changes.
+    assert statuses[position] == current["statuses"][position] | {"color": "#123456"}
+    assert statuses[:position] + statuses[position + 1 :] == (
+        current["statuses"][:position] + current["statuses"][position + 1 :]
+    )
+
+
+async def test_anatomy_update_of_items_in_step_sends_nothing() -> None:
+    current = fixture("projects_get")["response"]["json"]
+    recorder = replay("projects_get")
+    same = AnatomyItem(name="in progress", **{k: current["statuses"][2][k] for k in ("color",)})
+    async with writer(recorder) as ayon:
+        assert not await ayon.add_anatomy_items(P, statuses=[same], update_existing=True)
+    assert recorder.calls() == [("GET", f"/api/projects/{P}")]
+
+
 async def test_link_type_addition_keeps_every_existing_link_type() -> None:
     current = fixture("projects_get")["response"]["json"]
     recorder = replay("projects_get", "projects_patch_add_link_type")
@@ -420,3 +437,32 @@ async def test_unsafe_project_name_is_refused_before_any_request(name: str) -> N
 def test_chunk_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="chunk_size"):
         AyonWriter(BASE, KEY, chunk_size=0)
+
+
+async def test_a_fan_out_of_thousands_waits_for_the_process_wide_limit() -> None:
+    """A storm's 1,440 event records once queued behind httpx's pool and timed out: every
+    request now waits for one of the writer's slots, whatever the call site."""
+    in_flight = peak = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.001)
+        in_flight -= 1
+        return recorded("events_create_with_hash")
+
+    ayon = AyonWriter(BASE, KEY, transport=httpx.MockTransport(slow), max_connections=4)
+    async with ayon:
+        created = await asyncio.gather(
+            *(
+                ayon.emit_event("kitsu.event", project=P, hash=f"h{i}", description="d")
+                for i in range(300)
+            ),
+            ayon.delete_links(P, [f"{i:032x}" for i in range(1, 50)]),
+        )
+    assert len(created) == 301 and peak == 4
+
+
+def _links(body: dict[str, Any]) -> list[LinkCreate]:
+    return TypeAdapter(list[LinkCreate]).validate_python(body["links"])

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kitsync.collector import collector_paused
+from kitsync.gc_pause import collector_paused
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,12 @@ ALL_VARS = [
     "KITSU_URL", "KITSU_BOT_TOKEN", "KITSU_EMAIL", "KITSU_PASSWORD", "AYON_URL", "AYON_API_KEY",
     "AYON_DB_DSN", "KITSYNC_REDIS_URL", "KITSYNC_WEBHOOK_SECRET", "KITSYNC_HTTP_TIMEOUT",
     "KITSYNC_DB_TIMEOUT", "KITSYNC_LOG_LEVEL", "KITSYNC_DEACTIVATE_ON_DELETE",
-    "KITSYNC_POLL_INTERVAL", "KITSYNC_REDIS_PREFIX",
+    "KITSYNC_POLL_INTERVAL", "KITSYNC_POLL_OVERLAP", "KITSYNC_REDIS_PREFIX",
     "KITSYNC_STATE_DIR", "KITSYNC_CREATE_USERS",
     "KITSYNC_FULL_SYNC_INTERVAL", "KITSYNC_LEASE_SECONDS", "KITSYNC_RECOVER_AFTER",
+    "KITSYNC_AYON_MAX_REQUESTS", "KITSYNC_KITSU_MAX_REQUESTS", "KITSYNC_AYON_DB_POOL",
+    "KITSYNC_BUDGET_LEASE_SECONDS", "KITSYNC_BUDGET_WAIT_SECONDS",
+    "KITSYNC_AYON_TO_KITSU", "KITSYNC_AYON_EVENTS_INTERVAL",
 ]  # fmt: skip
 
 
@@ -95,3 +98,14 @@ def test_empty_values_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KITSU_EMAIL", "")
     assert load_settings().kitsu_url is None
     assert load_settings().kitsu_email is None
+
+
+def test_ayon_to_kitsu_is_off_by_default_and_named_per_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().ayon_to_kitsu == frozenset()
+    monkeypatch.setenv("KITSYNC_AYON_TO_KITSU", " Status ,assignees")
+    assert load_settings().ayon_to_kitsu == {"status", "assignees"}
+    monkeypatch.setenv("KITSYNC_AYON_TO_KITSU", "status,priority")
+    with pytest.raises(ConfigError, match=r"KITSYNC_AYON_TO_KITSU: unknown field\(s\) priority"):
+        load_settings()

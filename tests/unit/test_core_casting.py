@@ -19,7 +19,7 @@ from kitsync.core.casting import (
 )
 from kitsync.core.ids import ayon_id, link_id
 from kitsync.schemas.ayon import BREAKDOWN, AyonLink
-from kitsync.schemas.kitsu import KitsuAsset, KitsuCastingEntry, KitsuEntityLink
+from kitsync.schemas.kitsu import KitsuAsset, KitsuCastingEntry, KitsuEntityLink, parse_record
 
 SHOT = "k-shot"
 ASSETS = ("k-hero", "k-sword", "k-tree", "k-lamp")
@@ -103,9 +103,7 @@ def test_casting_of_adds_up_an_asset_and_ignores_labels_and_other_projects() -> 
 
 def test_project_castings_drop_canceled_assets_and_keep_every_container() -> None:
     assets = [
-        KitsuAsset.model_validate(
-            {"id": a, "name": a, "entity_type_id": "t", "canceled": a == LAMP}
-        )
+        parse_record(KitsuAsset, {"id": a, "name": a, "entity_type_id": "t", "canceled": a == LAMP})
         for a in ASSETS
     ]
     links = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from dataclasses import replace
@@ -13,31 +14,19 @@ from hypothesis import strategies as st
 from kitsync.core.desired import FolderSpec, TaskSpec, root_spec
 from kitsync.core.ids import ayon_id
 from kitsync.core.names import slug
-from kitsync.core.plan import AyonSnapshot, Plan, plan
+from kitsync.core.plan import AyonSnapshot, DeleteMode, Plan, plan
 from kitsync.core.production import Production, ProductionSpecs, production_specs
 from kitsync.schemas.ayon import AyonFolder
 from tests.expected import FILM_TREE, FILM_TREE_AFTER
-from tests.unit.ayon_memory import MemoryAyon
-from tests.unit.kitsu_production import default_anatomy, recorded_production
+from tests.expected import USERS as AYON_USERS
+from tests.fakes.ayon.memory import MemoryAyon
+from tests.unit.kitsu_production import default_anatomy, plan_all, recorded_production
 
-USERS = {"alice.anders@example.com": "alice", "bruno.baptiste@example.com": "bruno"}
+USERS = {email: name for name, email in AYON_USERS.items()}
 
 
-def _plan_all(ayon: MemoryAyon, production: Production, **kwargs: object) -> Plan:
-    specs = production_specs(production)
-    snapshot = ayon.snapshot(USERS)
-    gone = set(snapshot.folders) - {s.key for s in specs.folders}
-    gone_tasks = set(snapshot.tasks) - {t.key for t in specs.tasks}
-    return plan(
-        snapshot,
-        specs.folders,
-        specs.tasks,
-        task_types=production.task_types,
-        statuses=production.task_statuses,
-        gone_folders=gone,
-        gone_tasks=gone_tasks,
-        **kwargs,  # type: ignore[arg-type]
-    )
+def _plan_all(ayon: MemoryAyon, production: Production, delete_mode: DeleteMode = "delete") -> Plan:
+    return plan_all(ayon.snapshot(USERS), production, delete_mode)
 
 
 def _tree(ayon: MemoryAyon) -> dict[str, tuple[str, str, bool]]:
@@ -97,8 +86,9 @@ def test_tv_build_uses_episode_hierarchy() -> None:
     tree = _tree(ayon)
     assert tree["episodes/e01/sq010/sh010"] == ("Shot", "SH010", True)
     assert tree["episodes/e02/sq010/sh030"] == ("Shot", "SH030", True)
-    assert tree["edits/e01_animatic"] == ("Edit", "E01 Animatic", True)
-    assert "sequences" not in tree and "shots" not in tree
+    # As ayon-kitsu places it: under the episode Kitsu gives it, with no edits/ root.
+    assert tree["episodes/e01/e01_animatic"] == ("Edit", "E01 Animatic", True)
+    assert not {"sequences", "shots", "edits"} & set(tree)
     assert _plan_all(ayon, production).empty
     ayon.apply(_plan_all(ayon, recorded_production("tv", "after_mutations")))
     assert _plan_all(ayon, recorded_production("tv", "after_mutations")).empty
@@ -154,11 +144,8 @@ def test_folders_made_by_ayon_kitsu_are_adopted_not_duplicated() -> None:
             }
         )
     result = _plan_all(ayon, production)
-    assert not [
-        op for op in result.operations if op.type == "create" and op.entity_type == "folder"
-    ]
-    updates = {op.entity_id for op in result.operations if op.entity_type == "folder"}
-    assert updates == set(ayon.folders)  # only data.kitsuType is added to each
+    # Right as they are: not even a data.kitsuType is added (only the tasks are missing).
+    assert not [op for op in result.operations if op.entity_type == "folder"]
     ayon.apply(result)
     assert len(ayon.folders) == len(reference.folders)
     assert _plan_all(ayon, production).empty
@@ -288,11 +275,67 @@ def test_colliding_siblings_stay_unique_and_plans_are_idempotent(
             assert folder.name == slug(folder.label or "")
 
 
-@pytest.mark.parametrize("kitsu_name", ["SH010", "Épisode 1!", "!!!"])
-def test_created_names_are_valid_ayon_names(kitsu_name: str) -> None:
-    from kitsync.core.names import is_valid_name
+# AYON's rule for entity names (ayon_server.types.NAME_REGEX).
+AYON_NAME = re.compile(r"^[a-zA-Z0-9_]([a-zA-Z0-9_.-]*[a-zA-Z0-9_])?$")
 
-    spec = FolderSpec("k1", "Shot", kitsu_name, kitsu_name, "Shot", None)
-    result = plan(AyonSnapshot(anatomy=default_anatomy()), [spec])
-    assert result.operations[0].data is not None
-    assert is_valid_name(result.operations[0].data["name"])
+
+@pytest.mark.parametrize("kitsu_name", ["SH010", "Épisode 1!", "!!!"])
+@given(more=st.text(max_size=12))
+def test_created_names_are_valid_ayon_names(kitsu_name: str, more: str) -> None:
+    specs = [
+        FolderSpec(key, "Shot", name, name, "Shot", None)
+        for key, name in (("k1", kitsu_name), ("k2", more), ("k3", more.upper()))
+    ]
+    result = plan(AyonSnapshot(anatomy=default_anatomy()), specs)
+    names = [op.data["name"] for op in result.operations if op.data is not None]
+    assert len(names) == 3 and all(AYON_NAME.match(name) for name in names)
+
+
+def test_the_oldest_of_colliding_siblings_keeps_the_bare_name_whatever_the_order() -> None:
+    old = FolderSpec(X, "Shot", "Hero", "Hero", "Shot", "shot", created="2026-01-01T00:00:00")
+    new = FolderSpec(Y, "Shot", "HERO", "HERO", "Shot", "shot", created="2026-01-02T00:00:00")
+    for arrival in ([old, new], [new, old]):
+        ayon = MemoryAyon(default_anatomy())
+        ayon.apply(plan(ayon.snapshot(), [root_spec("shot"), *arrival]))
+        assert _names(ayon) == {X: "hero", Y: "hero_72d417a5"}
+
+
+def _shot_tasks_active(ayon: MemoryAyon, shot_id: str) -> set[bool]:
+    return {t.active for t in ayon.tasks.values() if t.folder_id == ayon_id(shot_id)}
+
+
+def test_a_canceled_entity_takes_its_tasks_along_and_a_restored_one_brings_them_back() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    built = recorded_production("film", "after_build")
+    ayon.apply(_plan_all(ayon, built))
+    shot = next(s for s in built.shots if s.name == "SH0010")
+    spec = next(s for s in production_specs(built).folders if s.key == shot.id)
+    assert _shot_tasks_active(ayon, shot.id) == {True}
+
+    # The shot's own key: Zou cancels it with no event for its tasks.
+    canceled = plan(ayon.snapshot(USERS), [replace(spec, active=False)], tasks_follow_folders=True)
+    assert Counter(canceled.counts()) == Counter({"deactivate folder": 1, "deactivate task": 3})
+    ayon.apply(canceled)
+    assert _shot_tasks_active(ayon, shot.id) == {False}
+    # A task's own key (active from its folder) and the full plan (from the canceled flag)
+    # agree with it: nothing to write.
+    wanted = [replace(t, active=False) for t in production_specs(built).tasks]
+    mine = [t for t in wanted if t.folder_key == shot.id]
+    assert not plan(ayon.snapshot(USERS), tasks=mine, statuses=built.task_statuses).operations
+
+    restored = plan(ayon.snapshot(USERS), [spec], tasks_follow_folders=True)
+    ayon.apply(restored)
+    assert _shot_tasks_active(ayon, shot.id) == {True}
+    assert _plan_all(ayon, built).empty
+
+
+def test_the_full_plan_gives_a_canceled_entitys_tasks_its_flag() -> None:
+    built = recorded_production("film", "after_build")
+    shot = next(s for s in built.shots if s.name == "SH0010")
+    canceled = replace(
+        built,
+        shots=[replace(shot, canceled=True) if s is shot else s for s in built.shots],
+    )
+    specs = production_specs(canceled)
+    assert {t.active for t in specs.tasks if t.folder_key == shot.id} == {False}
+    assert {t.active for t in specs.tasks if t.folder_key != shot.id} == {True}

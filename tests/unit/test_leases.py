@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import fakeredis
 import pytest
 
 from kitsync.worker.keyqueue import Claim, StubKeyQueue
-from kitsync.worker.leases import LeaseLost, while_holding
+from kitsync.worker.leases import LeaseLost, RedisLease, while_holding
 
 KEY = "p/shot/s1"
 
@@ -56,3 +57,20 @@ async def test_errors_of_the_work_propagate() -> None:
 
     with pytest.raises(RuntimeError, match="boom"):
         await while_holding(queue, KEY, "w1", 5, broken())
+
+
+async def test_a_redis_lease_has_one_holder_renews_and_comes_back_when_it_expires() -> None:
+    """The lease of whole-project work (a full reconcile, the poll): a redelivered task finds it
+    held; a holder that died frees it when it expires; only the holder renews or releases it."""
+    redis = fakeredis.aioredis.FakeRedis()
+    first = RedisLease(redis, "kitsync:lease:project:p", "w1", 0.3)
+    second = RedisLease(redis, "kitsync:lease:project:p", "w2", 0.3)
+    assert await first.acquire()
+    assert not await second.acquire()
+    assert not await second.renew()
+    await second.release()  # not its lease: nothing happens
+    assert await first.run(asyncio.sleep(0.6, "done")) == "done"  # renewed past its length
+    assert await second.acquire()  # released by the run
+    await asyncio.sleep(0.4)  # w2 died without releasing: it expires
+    assert await first.acquire()
+    await redis.aclose()

@@ -12,6 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
 
+from kitsync.redis_keys import RedisKeys
 from kitsync.worker import locks
 from kitsync.worker.locks import LOCK_SECONDS, WAIT_SECONDS, RedisLocks
 
@@ -31,7 +32,7 @@ async def redis(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[aioredis.Redis
 
 
 async def test_a_lock_held_past_its_length_stays_held(redis: aioredis.Redis) -> None:
-    mine = RedisLocks(redis, "t:")
+    mine = RedisLocks(redis, RedisKeys("t:"))
     async with mine.anatomy(PROJECT):
         await asyncio.sleep(SHORT * 4)
         assert await redis.exists(f"t:lock:anatomy:{PROJECT}")
@@ -47,12 +48,12 @@ async def test_a_lock_its_holder_could_not_release_frees_itself_soon(
         raise redis_errors.ConnectionError("Redis restarted under the holder")
 
     with pytest.raises(redis_errors.ConnectionError):
-        async with RedisLocks(redis, "t:").anatomy(PROJECT) as lock:
+        async with RedisLocks(redis, RedisKeys("t:")).anatomy(PROJECT) as lock:
             await asyncio.sleep(SHORT * 2)  # renewed meanwhile
             lock.release = unreachable  # type: ignore[attr-defined]
     assert await redis.exists(f"t:lock:anatomy:{PROJECT}")  # left behind, not renewed
     started = time.monotonic()
-    async with RedisLocks(redis, "t:").anatomy(PROJECT):
+    async with RedisLocks(redis, RedisKeys("t:")).anatomy(PROJECT):
         waited = time.monotonic() - started
     assert waited < SHORT + 0.2, f"waited {waited:.2f} s for a lock nobody renews"
 

@@ -8,9 +8,9 @@ import pytest
 
 from kitsync.ayon import AyonBadRequest, AyonUnavailable, OperationFailed
 from kitsync.core.ids import ayon_id
+from kitsync.reconcile._project_apply import apply_steps
+from kitsync.reconcile._project_plan import Step
 from kitsync.schemas import Operation, OperationResult
-from kitsync.tasks._project_apply import apply_steps
-from kitsync.tasks._project_plan import Step
 
 
 class FakeWriter:

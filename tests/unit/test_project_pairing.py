@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kitsync.ayon import ProjectSummary
+from kitsync.reconcile.pairing import PairingRefused, _target, project_name, unique_code
 from kitsync.schemas import KitsuProject
-from kitsync.tasks.pairing import PairingRefused, _target, project_name, unique_code
 
 KITSU = KitsuProject(id="k-1", name="My Show: Season 2")
 

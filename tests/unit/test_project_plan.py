@@ -8,8 +8,7 @@ from datetime import date
 
 from kitsync.core.ids import ayon_id
 from kitsync.core.production import Production, production_specs
-from kitsync.schemas import AyonFolder, KitsuProject, Operation
-from kitsync.tasks._project_plan import (
+from kitsync.reconcile._project_plan import (
     Describer,
     ProjectPlan,
     folders_after,
@@ -19,18 +18,20 @@ from kitsync.tasks._project_plan import (
     project_attrib_changes,
     removed_with,
 )
-from kitsync.tasks._project_read import AyonState
+from kitsync.reconcile._project_read import AyonState
+from kitsync.schemas import AyonFolder, KitsuProject, Operation, parse_record
 from tests.conftest import FIXTURES
 from tests.expected import FILM_TREE, FILM_TREE_AFTER
-from tests.unit.ayon_memory import MemoryAyon
+from tests.expected import USERS as AYON_USERS
+from tests.fakes.ayon.memory import MemoryAyon
 from tests.unit.kitsu_production import default_anatomy, recorded_production
 
-USERS = {"alice.anders@example.com": "alice", "bruno.baptiste@example.com": "bruno"}
+USERS = {email: name for name, email in AYON_USERS.items()}
 
 
 def _kitsu_project(stage: str = "after_build") -> KitsuProject:
     raw = json.loads((FIXTURES / "kitsu" / "film" / stage / "project.json").read_text())
-    return KitsuProject.model_validate(raw)
+    return parse_record(KitsuProject, raw)
 
 
 def _state(ayon: MemoryAyon, attrib: dict[str, object] | None = None) -> AyonState:
@@ -89,8 +90,8 @@ def test_gone_is_what_kitsu_lists_no_more() -> None:
     hero = next(a for a in production.assets if a.name == "Hero")
     edit = production.edits[0]
     task = production.tasks[0]
-    unknown_type = task.model_copy(update={"task_type_id": "no-such-type"})
-    lost_type = hero.model_copy(update={"entity_type_id": "no-such-asset-type"})
+    unknown_type = replace(task, task_type_id="no-such-type")
+    lost_type = replace(hero, entity_type_id="no-such-asset-type")
     changed = replace(
         production,
         assets=[lost_type if a.id == hero.id else a for a in production.assets],
@@ -133,7 +134,7 @@ def test_project_attributes_follow_kitsu() -> None:
         "resolutionWidth": 2048,
         "resolutionHeight": 858,
     }
-    dated = project.model_copy(update={"start_date": date(2026, 1, 5), "fps": 25.0})
+    dated = replace(project, start_date=date(2026, 1, 5), fps=25.0)
     own = {"fps": 24, "resolutionWidth": 2048, "resolutionHeight": 858, "frameStart": 1}
     assert project_attrib_changes(dated, own) == {
         "fps": 25.0,
@@ -143,7 +144,7 @@ def test_project_attributes_follow_kitsu() -> None:
     in_step = own | {"fps": 25.0, "startDate": "2026-01-05T00:00:00Z"}
     assert project_attrib_changes(dated, in_step) == {}
     # A value Kitsu lacks is never removed from AYON's project.
-    assert project_attrib_changes(project.model_copy(update={"fps": None}), own) == {}
+    assert project_attrib_changes(replace(project, fps=None), own) == {}
 
 
 def test_describer_follows_creates_renames_and_moves() -> None:

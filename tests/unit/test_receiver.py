@@ -106,12 +106,12 @@ async def test_a_batch_of_recorded_zou_events_is_submitted_once_in_order(
 
     response = await post(client, {"events": recorded, "sender": "ignored extra key"})
 
-    handled = [event for event in recorded if KitsuEvent.model_validate(event).handled]
+    forwarded = [event for event in recorded if KitsuEvent.model_validate(event).forwarded]
     assert response.status_code == 202
     assert response.json() == {
         "accepted": len(recorded),
         "duplicates": 0,
-        "ignored": len(recorded) - len(handled),
+        "ignored": len(recorded) - len(forwarded),
     }
     [(events, _)] = sink.calls
     assert [event.id for event in events] == [event["id"] for event in recorded]

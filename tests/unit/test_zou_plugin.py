@@ -22,8 +22,9 @@ from typing import Any
 import pytest
 
 from kitsync.receiver import create_app, sign_body
-from kitsync.schemas.kitsu import HANDLED_EVENT_NAMES
-from kitsync.zou_plugin import EVENT_NAMES, ZouHandler, event_map
+from kitsync.schemas.kitsu import FORWARDED_EVENT_NAMES
+from kitsync.zou_plugin import FORWARDED_EVENT_NAMES as PLUGIN_EVENT_NAMES
+from kitsync.zou_plugin import ZouHandler, event_map
 from kitsync.zou_plugin import _forwarder as forwarder
 from kitsync.zou_plugin.__main__ import main as plugin_main
 from tests.fakes.serve import free_port, serve
@@ -83,9 +84,9 @@ def hung_url() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.getsockname()[1]}"
 
 
-def test_the_plugin_forwards_exactly_the_event_names_kitsync_handles() -> None:
-    assert EVENT_NAMES == HANDLED_EVENT_NAMES
-    assert set(event_map) == HANDLED_EVENT_NAMES
+def test_the_plugin_forwards_exactly_the_event_names_kitsync_expects() -> None:
+    assert PLUGIN_EVENT_NAMES == FORWARDED_EVENT_NAMES
+    assert set(event_map) == FORWARDED_EVENT_NAMES
 
 
 def test_event_map_registers_the_way_zou_registers_it() -> None:
@@ -116,7 +117,7 @@ def test_recorded_events_reach_the_receiver_with_their_ids(
     sink: MemorySink, receiver_url: str, plugin_env: Callable[..., None]
 ) -> None:
     plugin_env(receiver_url)
-    recorded = [e for e in build_log_events() if e["name"] in EVENT_NAMES]
+    recorded = [e for e in build_log_events() if e["name"] in PLUGIN_EVENT_NAMES]
     before = datetime.now(UTC).replace(tzinfo=None).replace(microsecond=0)
 
     for event in recorded:
@@ -274,7 +275,7 @@ def test_install_makes_a_package_zou_imports_without_kitsync(tmp_path: Path) -> 
     result = subprocess.run(
         [sys.executable, "-I", "-c", script], capture_output=True, text=True, check=True
     )
-    assert set(json.loads(result.stdout)) == HANDLED_EVENT_NAMES
+    assert set(json.loads(result.stdout)) == FORWARDED_EVENT_NAMES
     assert sorted(p.name for p in (tmp_path / "event_handlers").glob("*.py")) == [
         "__init__.py",
         "_forwarder.py",

@@ -10,6 +10,7 @@ Usage::
     app = create_app(pg_dsn)                 # keys: SERVICE_KEY -> "kitsync_service" (service
     with serve(app) as base_url: ...         #       user), HUMAN_KEY -> "alice" (ordinary user)
     await create_project(pg_dsn, "p_1a2b", data={"kitsuProjectId": "..."})
+    await add_users(pg_dsn, {"alice": "alice@example.com"})   # users kitsync finds by e-mail
 
 Test hooks:
 
@@ -28,12 +29,19 @@ Test hooks:
   AYON's own validation would refuse (e.g. an attribute out of its range). Nothing is written.
 - ``clear_faults(app)`` ends all of them; ``app.state.fail_next`` is the underlying plan.
 
-Not served: GraphQL (kitsync reads AYON through SQL), versions/representations/workfiles,
-thumbnails, ``activity.created`` event rows.
+AYON's integrity rules are written down in ``rules.py``; ``memory.MemoryAyon`` applies them to a
+project held in memory, for the planner's tests that need no server.
+
+GraphQL (``POST /graphql``, ``_graphql.py``) is parsed and validated by graphql-core against the
+schema recorded from AYON 1.16; its contract test replays ``tests/fixtures/ayon/graphql``.
+
+Not served: versions/representations/workfiles, thumbnails, ``activity.created`` event rows,
+the ``log.error`` rows AYON writes for GraphQL errors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ._app import create_app
@@ -52,6 +60,7 @@ from ._projects import deploy_project
 __all__ = [
     "HUMAN_KEY",
     "SERVICE_KEY",
+    "add_users",
     "clear_faults",
     "create_app",
     "create_project",
@@ -74,3 +83,15 @@ async def create_project(dsn: str, name: str, *, data: dict[str, Any] | None = N
                 name,
                 data,
             )
+
+
+async def add_users(dsn: str, users: Mapping[str, str]) -> None:
+    """AYON users ``{name: e-mail}``; a user already there gets that e-mail (its other
+    attributes stay)."""
+    async with connect(dsn) as conn:
+        await ensure_public_tables(conn)
+        await conn.executemany(
+            """INSERT INTO public.users (name, attrib, data) VALUES ($1, $2, '{}')
+               ON CONFLICT (name) DO UPDATE SET attrib = public.users.attrib || EXCLUDED.attrib""",
+            [(name, {"email": email}) for name, email in users.items()],
+        )

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import _auth, _entities, _events, _links, _operations, _projects
+from . import _auth, _enroll, _entities, _events, _graphql, _links, _operations, _projects
 from ._db import connect, ensure_public_tables, open_pool
 from ._faults import FaultPlan
 from ._http import Handler, endpoint
@@ -24,9 +24,11 @@ def _routes() -> list[Route]:
         ("GET", "/api/info", _auth.info),
         ("GET", "/api/users/me", _auth.users_me),
         ("PUT", "/api/users/{user_name}", _auth.put_user),
+        ("DELETE", "/api/users/{user_name}", _auth.delete_user),
         ("POST", "/api/projects", _projects.post_project),
         ("GET", _P, _projects.get_project),
         ("PATCH", _P, _projects.patch_project),
+        ("DELETE", _P, _projects.delete_project),
         ("GET", f"{_P}/anatomy", _projects.get_anatomy),
         ("GET", f"{_P}/links/types", _projects.get_link_types),
         ("GET", f"{_P}/folders", _entities.list_folders),
@@ -38,6 +40,7 @@ def _routes() -> list[Route]:
         ("POST", "/api/events", _events.post_event),
         ("GET", "/api/events/{event_id}", _events.get_event),
         ("PATCH", "/api/events/{event_id}", _events.patch_event),
+        ("POST", "/api/enroll", _enroll.enroll),
     ]
     for kind in (_entities.FOLDER, _entities.TASK):
         collection = f"{_P}/{kind.table}"
@@ -49,7 +52,10 @@ def _routes() -> list[Route]:
             ("DELETE", item, _entities.delete_entity(kind)),
         ]
     # One Route per (path, method) keeps Starlette's 405 handling out of the way.
-    return [Route(path, endpoint(handler), methods=[method]) for method, path, handler in table]
+    return [Route(path, endpoint(handler), methods=[method]) for method, path, handler in table] + [
+        Route("/graphql", _graphql.post_graphql, methods=["POST"]),
+        Route("/graphql", _graphql.get_graphql, methods=["GET"]),
+    ]
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:

@@ -71,7 +71,8 @@ class Gate:
                 return
             user = self._api_keys.get(key) if key else None
             if user is None:
-                # As recorded: /users/me says "Invalid API key", other endpoints "Invalid session".
+                # As recorded: /users/me says "Invalid API key", other endpoints (/graphql too)
+                # "Invalid session".
                 detail = "Invalid API key" if path == "/api/users/me" else "Invalid session"
                 await _answer(scope, receive, send, 401, detail)
                 return
@@ -171,8 +172,8 @@ async def users_me(ctx: Ctx) -> Response:
 
 
 async def put_user(ctx: Ctx) -> Response:
-    """``PUT /api/users/{name}``: create a user (no recording exists; modelled on AYON's API:
-    201 with an empty body, 409 when the name is taken ignoring case)."""
+    """``PUT /api/users/{name}``: create a user (204 with an empty body, as recorded in
+    ``graphql/setup_user_create_*``; 409 when the name is taken ignoring case)."""
     name = str(ctx.request.path_params["user_name"])
     body = await ctx.json()
     attrib = body.get("attrib") or {}
@@ -183,7 +184,15 @@ async def put_user(ctx: Ctx) -> Response:
         )
     except asyncpg.UniqueViolationError:
         raise ApiError(409, f"User {name} already exists") from None
-    return Response(status_code=201)
+    return Response(status_code=204)
+
+
+async def delete_user(ctx: Ctx) -> Response:
+    """``DELETE /api/users/{name}``: 204 with an empty body (``graphql/teardown_user_*``)."""
+    name = str(ctx.request.path_params["user_name"])
+    if await ctx.pool.execute("DELETE FROM public.users WHERE name = $1", name) == "DELETE 0":
+        raise ApiError(404, f"User {name} not found")
+    return Response(status_code=204)
 
 
 async def info(_: Ctx) -> Response:

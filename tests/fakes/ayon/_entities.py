@@ -33,13 +33,13 @@ from ._wire import (
     invalid_data_detail,
     iso,
     json_response,
-    merge_patch,
     new_id,
     no_content,
     not_found,
     validate,
     without_nulls,
 )
+from .rules import default_status, merge_patch
 
 _UUID_COLUMNS = frozenset({"id", "parent_id", "folder_id", "thumbnail_id"})
 
@@ -247,11 +247,8 @@ async def _default(conn: asyncpg.Connection, kind: Kind, project: str, column: s
     s = schema(project)
     if column == "folder_type":
         return await conn.fetchval(f"SELECT name FROM {s}.folder_types ORDER BY position LIMIT 1")
-    # status: the first status (by position) whose scope includes the entity type
-    for item in await conn.fetch(f"SELECT name, data FROM {s}.statuses ORDER BY position"):
-        if kind.name in item["data"].get("scope", [kind.name]):
-            return item["name"]
-    return None
+    rows = await conn.fetch(f"SELECT name, data FROM {s}.statuses ORDER BY position")
+    return default_status(((r["name"], r["data"].get("scope")) for r in rows), kind.name)
 
 
 async def create(

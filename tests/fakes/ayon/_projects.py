@@ -31,11 +31,11 @@ from ._wire import (
     error_item,
     iso,
     json_response,
-    merge_patch,
     no_content,
     validate,
     without_nulls,
 )
+from .rules import merge_patch
 
 _NAME = re.compile(r"^[a-zA-Z0-9_]*$")
 _WIRE_LISTS = {
@@ -227,6 +227,16 @@ async def post_project(ctx: Ctx) -> Response:
             anatomy=body.get("anatomy"),
         )
     return json_response(None, status=201)
+
+
+async def delete_project(ctx: Ctx) -> Response:
+    """``DELETE /api/projects/{p}``: the project and all its tables (recorded as a 204 that
+    says it is JSON, in ``graphql/teardown_project_delete_fxrec``)."""
+    project = await ctx.project()
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await conn.execute(f"DROP SCHEMA {schema(project)} CASCADE")
+        await conn.execute("DELETE FROM public.projects WHERE name = $1", project)
+    return no_content("application/json")
 
 
 async def get_project(ctx: Ctx) -> Response:

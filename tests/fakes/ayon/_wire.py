@@ -57,17 +57,6 @@ def without_nulls(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in payload.items() if value is not None}
 
 
-def merge_patch(old: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """How AYON PATCHes attrib and data: key by key at the top level; a null deletes the key."""
-    merged = dict(old)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
-    return merged
-
-
 def json_response(payload: Any, status: int = 200) -> Response:
     return JSONResponse(payload, status_code=status)
 

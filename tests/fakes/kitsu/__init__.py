@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -114,6 +115,20 @@ class FakeKitsu:
         """The whole event log, oldest first, as ``/data/events/last`` shows events."""
         with self._state.lock:
             return [event.to_json() for event in self._state.log.events]
+
+    def backdate_newest_events(self, count: int, to: datetime) -> list[str]:
+        """Stamp the newest ``count`` events ``to``: as a commit that landed late shows up in
+        Zou's log, stamped when its request began (or by another Zou server's clock)."""
+        with self._state.lock:
+            newest = self._state.log.events[-count:]
+            for event in newest:
+                event.created_at = to
+            return [event.id for event in newest]
+
+    def clear_events(self) -> None:
+        """An empty event log, as on a Zou that has recorded nothing yet."""
+        with self._state.lock:
+            self._state.log.events.clear()
 
     def project_id(self, name: str) -> str:
         with self._state.lock:
@@ -241,6 +256,12 @@ class FakeKitsu:
 
     def set_assignees(self, task_id: str, person_ids: Sequence[str]) -> Row:
         return views.task(self._write("set_assignees", task_id, list(person_ids)))
+
+    def update_shared(self, kind: str, record_id: str, **fields: Any) -> Row:
+        """Rename or recolour an asset type, task type or status, or edit a person (kind:
+        ``asset-type``, ``task-type``, ``task-status``, ``person``); logs ``<kind>:update``
+        without a project, as Zou does."""
+        return dict(self._write("update_shared", kind, record_id, **fields))
 
     def add_person(
         self,

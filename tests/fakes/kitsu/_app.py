@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import _actions  # noqa: F401 (registers the write routes)
 from ._errors import ZouError, not_found
 from ._routes import Call, match
 from ._state import FakeState
@@ -38,7 +39,8 @@ def build_app(state: FakeState) -> Starlette:
         query = {key: request.query_params.getlist(key) for key in request.query_params}
         with state.lock:  # rendered under the lock: payloads may share rows with the store
             try:
-                return JSONResponse(_dispatch(state, method, path, query, body, request))
+                answer, status = _dispatch(state, method, path, query, body, request)
+                return JSONResponse(answer, status_code=status)
             except ZouError as error:
                 return JSONResponse(error.body, status_code=error.status)
 
@@ -52,7 +54,7 @@ def _dispatch(
     query: dict[str, list[str]],
     body: Any,
     request: Request,
-) -> Any:
+) -> tuple[Any, int]:
     authorization = request.headers.get("authorization")
     found = match(method, path)
     if found is None:
@@ -62,4 +64,4 @@ def _dispatch(
     if handler_route.auth:
         person = state.store.persons[state.tokens.person_of(authorization)]
     call = Call(state, person, query, body, authorization)
-    return handler_route.handler(call, **params)
+    return handler_route.handler(call, **params), call.status

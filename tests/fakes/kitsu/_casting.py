@@ -14,7 +14,7 @@ from typing import Any
 
 from ._clock import show, show_us
 from ._errors import bad_request, forbidden, not_found, server_error
-from ._store import ASSET, SHOT, Link, Row, Store
+from ._store import ASSET, Link, Row, Store
 
 DEFAULT_PAGE_LIMIT = 100
 
@@ -74,72 +74,6 @@ def _named(store: Store, link: Link) -> Row:
     }
 
 
-def _shots_casting(store: Store, shots: list[Row]) -> dict[str, list[Row]]:
-    def item(link: Link, shot: Row) -> Row:
-        asset = store.entities[link.entity_out_id]
-        sequence = store.parent(shot)
-        return {
-            **_named(store, link),
-            "sequence_name": sequence["name"] if sequence else None,
-            "preview_file_id": asset["preview_file_id"],
-            "nb_occurences": link.nb_occurences,
-            "label": link.label,
-            "is_shared": asset["is_shared"],
-            "project_id": asset["project_id"],
-        }
-
-    def order(shot: Row) -> tuple[str, str]:
-        sequence = store.parent(shot)
-        return (sequence["name"] if sequence else "", shot["name"])
-
-    return _grouped(store, sorted(shots, key=order), item)
-
-
-def sequence_casting(store: Store, sequence_id: str) -> dict[str, list[Row]]:
-    """``GET /data/projects/<p>/sequences/<id>/casting``: keyed by shot id."""
-    shots = [s for s in store.entities.values() if s["parent_id"] == sequence_id]
-    return _shots_casting(store, [s for s in shots if s["type"] == SHOT])
-
-
-def project_shots_casting(
-    store: Store, project_id: str, episode_id: str | None = None
-) -> dict[str, list[Row]]:
-    """``.../sequences/all/casting`` (whole project) or ``.../episodes/<id>/sequences/all/...``."""
-    shots = [
-        shot
-        for shot in store.entities_of(SHOT, project_id)
-        if episode_id is None or _episode_id(store, shot) == episode_id
-    ]
-    return _shots_casting(store, shots)
-
-
-def _episode_id(store: Store, shot: Row) -> str | None:
-    episode = store.episode_of_shot(shot)
-    return episode["id"] if episode else None
-
-
-def episodes_casting(store: Store, project_id: str) -> dict[str, list[Row]]:
-    """``GET /data/projects/<p>/episodes/casting``.
-
-    Zou joins the container only on the project, so every container of the project shows
-    up (shots and assets too), not only episodes.
-    """
-
-    def item(link: Link, _container: Row) -> Row:
-        asset = store.entities[link.entity_out_id]
-        return {
-            **_named(store, link),
-            "preview_file_id": asset["preview_file_id"],
-            "nb_occurences": link.nb_occurences,
-            "label": link.label,
-            "is_shared": asset["is_shared"],
-            "project_id": asset["project_id"],
-        }
-
-    containers = [e for e in store.entities.values() if e["project_id"] == project_id]
-    return _grouped(store, containers, item)
-
-
 def asset_type_casting(store: Store, project_id: str, asset_type_id: str) -> dict[str, list[Row]]:
     """``GET /data/projects/<p>/asset-types/<id>/casting``: keyed by container asset id."""
 
@@ -158,51 +92,6 @@ def asset_type_casting(store: Store, project_id: str, asset_type_id: str) -> dic
         if asset["entity_type_id"] == asset_type_id
     ]
     return _grouped(store, containers, item)
-
-
-def cast_in(store: Store, asset_id: str) -> list[Row]:
-    """``GET /data/assets/<id>/cast-in``: shots first, then the assets containing it."""
-    asset = store.entities[asset_id]
-    if asset["canceled"]:
-        return []
-    containers = [
-        (link, store.entities[link.entity_in_id])
-        for link in store.links_in(asset_id)
-        if not store.entities[link.entity_in_id]["canceled"]
-    ]
-    shots = [(link, c) for link, c in containers if c["type"] == SHOT]
-    featurefilm = store.projects[asset["project_id"]]["production_type"] != "tvshow"
-
-    def shot_item(link: Link, shot: Row) -> tuple[tuple[str, str, str], Row]:
-        sequence = store.parent(shot)
-        episode = store.parent(sequence) if sequence else None
-        item = {
-            "shot_id": shot["id"],
-            "shot_name": shot["name"],
-            "sequence_name": sequence["name"] if sequence else None,
-            # a featurefilm has no episode: Zou answers str(None)
-            "episode_id": "None" if featurefilm or episode is None else episode["id"],
-            "episode_name": None if episode is None else episode["name"],
-            "preview_file_id": shot["preview_file_id"],
-            "nb_occurences": link.nb_occurences,
-        }
-        key = (item["episode_name"] or "", item["sequence_name"] or "", shot["name"])
-        return key, item
-
-    shot_items = [item for _, item in sorted(shot_item(*pair) for pair in shots)]
-    holders = [(link, c) for link, c in containers if c["type"] == ASSET]
-    holders.sort(key=lambda pair: (store.entity_type_name(pair[1]), pair[1]["name"]))
-    asset_items = [
-        {
-            "asset_id": holder["id"],
-            "asset_name": holder["name"],
-            "asset_type_name": store.entity_type_name(holder),
-            "preview_file_id": holder["preview_file_id"],
-            "nb_occurences": link.nb_occurences,
-        }
-        for link, holder in holders
-    ]
-    return shot_items + asset_items
 
 
 def cast_assets(store: Store, shot_id: str) -> list[Row]:

@@ -607,6 +607,31 @@ class Mutations:
         data = {"task_id": task["id"], "person_id": person_id}
         self._emit("task:unassign", data, task["project_id"])
 
+    # -- records every project shares ----------------------------------------------------
+    def update_shared(self, kind: str, record_id: str, **fields: Any) -> Row:
+        """``PUT /data/<asset-types|task-types|task-status|persons>/<id>``: Zou's CRUD logs
+        ``<kind>:update {<kind>_id}`` with no project (``asset-type:update {asset_type_id}``,
+        ``task-status:update {task_status_id}``...: ``crud/base.py``, ``crud/entity_type.py``)."""
+        table = {
+            "asset-type": self.store.asset_types,
+            "task-type": self.store.task_types,
+            "task-status": self.store.task_statuses,
+            "person": self.store.persons,
+        }[kind]
+        row = table.get(record_id)
+        if row is None:
+            raise not_found()
+        _check_fields(row, fields)
+        row.update(fields)
+        row["updated_at"] = self.clock.now_str()
+        if kind == "person":
+            row["full_name"] = f"{row['first_name']} {row['last_name']}"
+        if kind == "asset-type" and record_id in self.store.entity_types:
+            self.store.entity_types[record_id].update(fields)  # one table in Zou
+        self.store.touch(table, record_id)
+        self._emit(f"{kind}:update", {f"{kind.replace('-', '_')}_id": record_id}, None)
+        return row
+
     # -- persons ------------------------------------------------------------------------
     def add_person(
         self,

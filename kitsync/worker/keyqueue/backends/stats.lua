@@ -1,7 +1,16 @@
--- Returns {queued, dirty, dead, key, owner, age, expires_in, ...}; times as strings because
--- Redis truncates Lua numbers to integers.
+-- Returns {queued, dirty, dead, retrying, key, owner, age, expires_in, ...}; times as strings
+-- because Redis truncates Lua numbers to integers. Retrying: queued keys that failed before
+-- (their attempts count since the last done is kept until then).
 local at = now()
-local reply = {redis.call('ZCARD', QUEUED), redis.call('SCARD', DIRTY), redis.call('HLEN', DEAD)}
+local retrying = 0
+for _, key in ipairs(redis.call('HKEYS', ATTEMPTS)) do
+  if redis.call('ZSCORE', QUEUED, key) then
+    retrying = retrying + 1
+  end
+end
+local reply = {
+  redis.call('ZCARD', QUEUED), redis.call('SCARD', DIRTY), redis.call('HLEN', DEAD), retrying
+}
 local owners = redis.call('HGETALL', OWNER)
 for i = 1, #owners, 2 do
   local key = owners[i]

@@ -1,0 +1,29 @@
+"""``kitsync.recover()``: re-send the task of keys whose task was lost (beat).
+
+A task that died with its node (a reserved message Redis gives back only after the visibility
+timeout) leaves its key queued with nothing to run it: the key queue, not the broker, is the
+record of what must still run, so keys queued or held past ``KITSYNC_RECOVER_AFTER`` get a task.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kitsync.core.routing import Key
+from kitsync.worker import names
+from kitsync.worker.runtime import Runtime
+from kitsync.worker.scheduling import schedule
+
+log = logging.getLogger("kitsync.worker")
+
+NAME = names.RECOVER
+OPTIONS: dict[str, Any] = {}
+
+
+def run(runtime: Runtime) -> dict[str, Any]:
+    keys = runtime.run(runtime.queue().recover(runtime.settings.recover_after))
+    schedule(runtime, map(Key.parse, keys))
+    if keys:
+        log.warning("re-scheduled %s keys whose task was lost", len(keys))
+    return {"rescheduled": keys}
