@@ -11,7 +11,9 @@ started again on the same port with the same data folder. Checked:
 - nothing answered 202 is lost: the build events predate the poller's cursor, so the receiver
   is their only way in (the scenario re-posts the batches refused with 503, as a sender that
   honours ``Retry-After`` does). The burst puts ingest tasks in the workers' hands as Redis
-  goes: an ingest whose retry could not be published was lost (see ``REPUBLISH_POLICY``);
+  goes: an ingest whose retry could not be published was lost (see ``REPUBLISH_POLICY``). It
+  also catches submits in the middle: events marked as taken in before a publish that failed
+  were dropped as already seen when re-posted (see ``kitsync.worker.sink``);
 - the edits made in Kitsu while Redis was down, refused by the receiver and never re-posted (as
   the Zou plugin drops them), are brought in by the poller from Kitsu's event log;
 - workers and beat reconnect by themselves, none stops (a worker running a task while waiting
@@ -204,7 +206,7 @@ async def test_redis_restart_with_append_only_file_loses_nothing(
         print(f"{context}; edits while down: {done}")
         # The refused build batches again, as a sender honouring Retry-After; then more edits
         # in Kitsu, through both ways in.
-        for batch in posts.refused:
+        for batch in posts.refused:  # build events, older than the poller's cursor
             await posts.deliver(bed, batch)
         for _ in range(3):
             if events := await edit():

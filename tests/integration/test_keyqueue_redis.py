@@ -101,7 +101,7 @@ async def test_every_key_written_is_under_the_prefix(
         await queue.claim(keys[1], f"owner-{token}", 30)
         await queue.fail(keys[1], f"owner-{token}", f"error-{token}", retry_in=None)
         await queue.replay()
-        await queue.first_seen([f"event-{token}"], 60)
+        await queue.keep_seen([f"event-{token}"], 60)
         await queue.recover(0)
         await queue.stats()
     finally:

@@ -369,17 +369,56 @@ class KeyQueueContract:
         assert 0 <= a.age < 5 and 5 < a.expires_in < 10.01
         assert 0 <= b.age < 5 and 25 < b.expires_in < 30.01
 
-    async def test_first_seen_dedupes_with_a_ttl(self, queue: KeyQueue, advance: Advance) -> None:
-        assert await queue.first_seen(["e1", "e2", "e1"], 1) == ["e1", "e2"]
-        assert await queue.first_seen(["e2", "e3"], 60) == ["e3"]
-        assert await queue.first_seen([], 60) == []
+    async def test_due_in_and_retrying_say_when_a_failed_key_runs_again(
+        self, queue: KeyQueue, advance: Advance
+    ) -> None:
+        await queue.add(["a", "b"])
+        assert await queue.due_in("nope") is None
+        assert (await queue.due_in("b") or 0.0) <= 0  # due now
+        await queue.claim("a", "w1", 30)
+        assert await queue.due_in("a") is None  # processing, not queued
+        await queue.fail("a", "w1", "TransientError: 503", retry_in=20)
+        left = await queue.due_in("a")
+        assert left is not None and 19 < left <= 20
+        assert (await queue.stats()).retrying == 1
+        await advance(21)
+        left = await queue.due_in("a")
+        assert left is not None and left < 0
+        await queue.claim("a", "w1", 30)
+        await queue.done("a", "w1")
+        assert (await queue.stats()).retrying == 0
+
+    async def test_seen_marks_expire_after_their_ttl(
+        self, queue: KeyQueue, advance: Advance
+    ) -> None:
+        await queue.keep_seen(["e1", "e2", "e1"], 1)
+        await queue.keep_seen(["e3"], 60)
+        await queue.keep_seen([], 60)
+        assert await queue.unseen(["e1", "e2", "e3", "e4"]) == ["e4"]
         await advance(1.2)
-        assert await queue.first_seen(["e1", "e2", "e3"], 60) == ["e1", "e2"]
+        assert await queue.unseen(["e1", "e2", "e3", "e4"]) == ["e1", "e2", "e4"]
+
+    async def test_keep_seen_extends_unless_only_new(
+        self, queue: KeyQueue, advance: Advance
+    ) -> None:
+        await queue.keep_seen(["e1", "e2"], 1)
+        await queue.keep_seen(["e1", "e3"], 60)  # extends e1, marks e3
+        await queue.keep_seen(["e2", "e4"], 60, only_new=True)  # e2 keeps its second
+        await advance(1.2)
+        assert await queue.unseen(["e1", "e2", "e3", "e4"]) == ["e2"]
+
+    async def test_only_new_leaves_a_longer_mark_alone(
+        self, queue: KeyQueue, advance: Advance
+    ) -> None:
+        await queue.keep_seen(["e1"], 60)  # the ingest's mark, before the sink's
+        await queue.keep_seen(["e1"], 1, only_new=True)
+        await advance(1.2)
+        assert await queue.unseen(["e1"]) == []
 
     async def test_unseen_reads_without_marking(self, queue: KeyQueue) -> None:
         assert await queue.unseen(["e1", "e2", "e1"]) == ["e1", "e2"]
         assert await queue.unseen(["e1"]) == ["e1"]  # still unmarked
-        await queue.first_seen(["e1"], 60)
+        await queue.keep_seen(["e1"], 60)
         assert await queue.unseen(["e2", "e1", "e3"]) == ["e2", "e3"]
         assert await queue.unseen([]) == []
 
@@ -394,7 +433,7 @@ class KeyQueueContract:
         with pytest.raises(ValueError, match="retry_in"):
             await queue.fail(KEY, "w1", "x", retry_in=-1)
         with pytest.raises(ValueError, match="ttl_seconds"):
-            await queue.first_seen(["e1"], 0)
+            await queue.keep_seen(["e1"], 0)
         with pytest.raises(ValueError, match="older_than_seconds"):
             await queue.recover(-1)
         assert await queue.stats() == EMPTY
@@ -443,9 +482,9 @@ class TestStub(KeyQueueContract):
     async def test_expired_seen_ids_are_forgotten(self) -> None:
         clock, advance = shifting_clock()
         queue = StubKeyQueue(clock)
-        await queue.first_seen([f"e{i}" for i in range(100)], 1)
+        await queue.keep_seen([f"e{i}" for i in range(100)], 1)
         await advance(2)
-        assert await queue.first_seen(["new"], 1) == ["new"]
+        await queue.keep_seen(["new"], 1, only_new=True)
         assert len(queue._seen) == 1
 
 
@@ -492,7 +531,7 @@ class TestRedisOnFakeRedis(KeyQueueContract):
         await queue.add(["a"])
         await queue.claim("b", "w1", 30)
         await queue.fail("b", "w1", "boom", retry_in=None)
-        await queue.first_seen(["event-1"], 60)
+        await queue.keep_seen(["event-1"], 60)
         client = fakeredis.FakeAsyncRedis(server=server, decode_responses=True)
         names = ("queued", "owner", "lease", "since", "dirty", "attempts", "dead", "seen:event-1")
         assert sorted(await client.keys("*")) == sorted(self.PREFIX + name for name in names)
@@ -510,7 +549,8 @@ class TestRedisOnFakeRedis(KeyQueueContract):
         one, two = (RedisKeyQueue(client, prefix=p) for p in ("one:", "two:"))
         assert await one.add([KEY]) == [KEY]
         assert await two.add([KEY]) == [KEY]
-        assert await one.first_seen(["e"], 60) == await two.first_seen(["e"], 60) == ["e"]
+        await one.keep_seen(["e"], 60)
+        assert await one.unseen(["e"]) == [] and await two.unseen(["e"]) == ["e"]
         await client.aclose()
 
     async def test_empty_prefix_is_refused(self) -> None:

@@ -76,6 +76,7 @@ class QueueStats:
     processing: tuple[Processing, ...]
     dirty: int
     dead: int
+    retrying: int = 0  # of the queued keys, those waiting to be tried again after a failure
 
 
 class KeyQueue(ABC):
@@ -135,6 +136,12 @@ class KeyQueue(ABC):
         return await self._fail(key, owner, error, retry_in)
 
     @abstractmethod
+    async def due_in(self, key: str) -> float | None:
+        """Seconds until a QUEUED key is due, on the queue's own clock (Redis's): negative when
+        due already; None when the key is not QUEUED. Lets a task that arrived early (its
+        sender's clock ahead of Redis's) wait the rest instead of being dropped."""
+
+    @abstractmethod
     async def attempts(self, key: str) -> int:
         """Claims granted since the key last finished with ``done`` (or became a dead letter)."""
 
@@ -167,17 +174,19 @@ class KeyQueue(ABC):
     async def stats(self) -> QueueStats:
         """Counts of queued, dirty and dead keys, and every processing key with its owner."""
 
-    async def first_seen(self, ids: Iterable[str], ttl_seconds: int) -> list[str]:
-        """Dedupe (Kitsu event ids): return the ids not seen in the last ``ttl_seconds``, in
-        order, and mark them seen for that long. Atomic for the whole batch."""
+    async def keep_seen(
+        self, ids: Iterable[str], ttl_seconds: int, *, only_new: bool = False
+    ) -> None:
+        """Mark the ids seen (Kitsu event ids) for ``ttl_seconds`` from now, whether they were or
+        not; with ``only_new``, leave the marks already there as they are."""
         if ttl_seconds < 1:
             raise ValueError(f"ttl_seconds must be at least 1, got {ttl_seconds}")
         batch = _unique(ids)
-        return await self._first_seen(batch, ttl_seconds) if batch else []
+        if batch:
+            await self._keep_seen(batch, ttl_seconds, only_new)
 
     async def unseen(self, ids: Iterable[str]) -> list[str]:
-        """The ids not marked seen, in order; marks nothing (the ingest marks them after their
-        keys are queued, so an event is never marked seen and then lost)."""
+        """The ids not marked seen, in order; marks nothing."""
         batch = _unique(ids)
         return await self._unseen(batch) if batch else []
 
@@ -210,10 +219,10 @@ class KeyQueue(ABC):
     async def _recover(self, older_than_seconds: float) -> list[str]: ...
 
     @abstractmethod
-    async def _first_seen(self, ids: list[str], ttl_seconds: int) -> list[str]: ...
+    async def _unseen(self, ids: list[str]) -> list[str]: ...
 
     @abstractmethod
-    async def _unseen(self, ids: list[str]) -> list[str]: ...
+    async def _keep_seen(self, ids: list[str], ttl_seconds: int, only_new: bool) -> None: ...
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -5,19 +5,8 @@ They are registered once per backend (``register_script``: sent with ``SCRIPT LO
 first use and re-sent by redis-py if the server lost its script cache). Lease times come from
 the Redis server clock, so workers on machines with skewed clocks agree.
 
-Key layout (every key under ``prefix``, default ``kitsync:keyqueue:``):
-
-- ``<prefix>queued``   ZSET  key -> due at (Unix seconds)
-- ``<prefix>owner``    HASH  key -> owner (a field here means PROCESSING)
-- ``<prefix>lease``    ZSET  key -> lease expiry
-- ``<prefix>since``    ZSET  key -> claimed at
-- ``<prefix>dirty``    SET   processing keys triggered during their run
-- ``<prefix>attempts`` HASH  key -> claims since the last done / dead letter
-- ``<prefix>dead``     HASH  key -> JSON ``{"error", "failed_at", "attempts"}``
-- ``<prefix>seen:<id>`` STRING with a TTL, one per deduplicated event id
-
-Every script names the keys it touches in KEYS; on Redis Cluster, put a hash tag in the prefix
-(``kitsync:{kq}:``) so they share a slot.
+Key layout: ``kitsync.redis_keys`` (every key under ``prefix``, default
+``kitsync:keyqueue:``). Every script names the keys it touches in KEYS.
 """
 
 from __future__ import annotations
@@ -32,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from kitsync.redis_keys import KeyQueueKeys
 from kitsync.worker.keyqueue.backend import (
     EARLY_SLACK_SECONDS,
     Claim,
@@ -44,7 +34,6 @@ from kitsync.worker.keyqueue.backend import (
 )
 
 DEFAULT_PREFIX = "kitsync:keyqueue:"
-_STRUCTURES = ("queued", "owner", "lease", "since", "dirty", "attempts", "dead")
 _QUEUE_SCRIPTS = ("add", "claim", "extend", "done", "fail", "replay", "drop", "recover", "stats")
 _ALL = "*"  # take_dead() argument: every dead letter
 _T = TypeVar("_T")
@@ -73,13 +62,14 @@ class RedisKeyQueue(KeyQueue):
             else redis
         )
         self._prefix = prefix
-        self._keys = [prefix + name for name in _STRUCTURES]
+        self._names = KeyQueueKeys(prefix)
+        self._keys = self._names.structures
         lib = _source("_lib.lua")
         self._scripts = {
             name: self._redis.register_script(lib + "\n" + _source(f"{name}.lua"))
             for name in _QUEUE_SCRIPTS
         }
-        self._first_seen_script = self._redis.register_script(_source("first_seen.lua"))
+        self._due_in_script = self._redis.register_script(lib + "\n" + _source("due_in.lua"))
 
     @property
     def prefix(self) -> str:
@@ -104,12 +94,16 @@ class RedisKeyQueue(KeyQueue):
             await self._run("fail", [key, owner, error, "" if retry_in is None else retry_in])
         )
 
+    async def due_in(self, key: str) -> float | None:
+        left = await self._guard(self._due_in_script(keys=self._keys, args=[key]))
+        return None if left is None else float(left)
+
     async def attempts(self, key: str) -> int:
-        count = await self._guard(self._redis.hget(self._prefix + "attempts", key))
+        count = await self._guard(self._redis.hget(self._names.attempts, key))
         return int(count or 0)
 
     async def dead_letters(self) -> list[DeadLetter]:
-        raw = await self._guard(self._redis.hgetall(self._prefix + "dead"))
+        raw = await self._guard(self._redis.hgetall(self._names.dead))
         letters = []
         for key, blob in raw.items():
             record = json.loads(blob)
@@ -131,21 +125,23 @@ class RedisKeyQueue(KeyQueue):
 
     async def stats(self) -> QueueStats:
         reply = await self._run("stats", [])
-        queued, dirty, dead = (int(count) for count in reply[:3])
-        rows = reply[3:]
+        queued, dirty, dead, retrying = (int(count) for count in reply[:4])
+        rows = reply[4:]
         processing = tuple(
             Processing(_text(rows[i]), _text(rows[i + 1]), float(rows[i + 2]), float(rows[i + 3]))
             for i in range(0, len(rows), 4)
         )
-        return QueueStats(queued, tuple(sorted(processing, key=lambda p: p.key)), dirty, dead)
+        by_key = tuple(sorted(processing, key=lambda p: p.key))
+        return QueueStats(queued, by_key, dirty, dead, retrying)
 
-    async def _first_seen(self, ids: list[str], ttl_seconds: int) -> list[str]:
-        markers = [f"{self._prefix}seen:{seen_id}" for seen_id in ids]
-        script = self._first_seen_script
-        return _texts(await self._guard(script(keys=markers, args=[ttl_seconds, *ids])))
+    async def _keep_seen(self, ids: list[str], ttl_seconds: int, only_new: bool) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for seen_id in ids:
+                pipe.set(self._names.seen(seen_id), "1", ex=ttl_seconds, nx=only_new)
+            await self._guard(pipe.execute())
 
     async def _unseen(self, ids: list[str]) -> list[str]:
-        markers = await self._guard(self._redis.mget([f"{self._prefix}seen:{i}" for i in ids]))
+        markers = await self._guard(self._redis.mget([self._names.seen(i) for i in ids]))
         return [seen_id for seen_id, marker in zip(ids, markers, strict=True) if marker is None]
 
     async def close(self) -> None:

@@ -91,6 +91,11 @@ class StubKeyQueue(KeyQueue):
             self._dead[key] = DeadLetter(key, error, now, attempts)
             return self._requeue_if_dirty(key, now)
 
+    async def due_in(self, key: str) -> float | None:
+        with self._lock:
+            due = self._queued.get(key)
+            return None if due is None else due - self._clock()
+
     async def attempts(self, key: str) -> int:
         with self._lock:
             return self._attempts.get(key, 0)
@@ -128,16 +133,17 @@ class StubKeyQueue(KeyQueue):
                 Processing(key, owner, now - self._since[key], self._lease[key] - now)
                 for key, owner in sorted(self._owner.items())
             )
-            return QueueStats(len(self._queued), processing, len(self._dirty), len(self._dead))
+            retrying = sum(key in self._queued for key in self._attempts)
+            return QueueStats(
+                len(self._queued), processing, len(self._dirty), len(self._dead), retrying
+            )
 
-    async def _first_seen(self, ids: list[str], ttl_seconds: int) -> list[str]:
+    async def _keep_seen(self, ids: list[str], ttl_seconds: int, only_new: bool) -> None:
         with self._lock:
             now = self._clock()
-            fresh = self._unmarked(ids, now)
-            for seen_id in fresh:
+            for seen_id in self._unmarked(ids, now) if only_new else ids:
                 self._seen[seen_id] = now + ttl_seconds
                 heapq.heappush(self._seen_expiries, (now + ttl_seconds, seen_id))
-            return fresh
 
     async def _unseen(self, ids: list[str]) -> list[str]:
         with self._lock:
