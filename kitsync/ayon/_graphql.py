@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from kitsync.ayon._http import error_for, transport_error
+from kitsync.ayon._http import ayon_client, send
 from kitsync.ayon.errors import (
     AyonAuthError,
     AyonBadRequest,
@@ -28,8 +28,7 @@ from kitsync.ayon.errors import (
     AyonUnavailable,
     IncompleteRead,
 )
-from kitsync.budget import Budget, budgeted_transport
-from kitsync.metrics import count_request
+from kitsync.budget import Budget
 
 # GraphQL error ``extensions.status`` -> the gateway's error type.
 _BY_STATUS: dict[int, type[AyonError]] = {
@@ -61,12 +60,13 @@ class GraphQL:
         self._secret = api_key
         self._retries = retries
         self._retry_delay = retry_delay
-        self._client = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            headers={"x-api-key": api_key},
+        self._client = ayon_client(
+            base_url,
+            {"x-api-key": api_key},
             timeout=timeout,
-            # Within the cluster's AYON budget, as the writer's requests (kitsync.budget).
-            transport=budgeted_transport(budget, transport, max_connections=max_connections),
+            transport=transport,
+            budget=budget,
+            max_connections=max_connections,
         )
 
     async def aclose(self) -> None:
@@ -131,14 +131,7 @@ class GraphQL:
 
     async def _call(self, method: str, path: str, body: Mapping[str, Any] | None, name: str) -> Any:
         what = f"{path} ({name})" if name else path
-        try:
-            response = await self._client.request(method, path, json=body)
-        except httpx.TransportError as error:
-            count_request("ayon", None)
-            raise transport_error(method, what, error) from None
-        count_request("ayon", response.status_code)
-        if not response.is_success:
-            raise error_for(method, what, response, self._secret)
+        response = await send(self._client, method, path, self._secret, body=body, what=what)
         try:
             return json.loads(response.content)
         except ValueError:

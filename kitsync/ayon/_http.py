@@ -1,7 +1,9 @@
-"""Turn AYON's HTTP answers and transport failures into the gateway's typed errors."""
+"""The gateway's HTTP: one client per AYON per role, each request counted, AYON's answers and
+transport failures turned into the gateway's typed errors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -15,6 +17,8 @@ from kitsync.ayon.errors import (
     AyonNotFound,
     AyonUnavailable,
 )
+from kitsync.budget import Budget, budgeted_transport
+from kitsync.metrics import count_request
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _MAX_DETAIL = 500
@@ -28,6 +32,49 @@ _BY_STATUS: dict[int, type[AyonError]] = {
     422: AyonBadRequest,
     429: AyonUnavailable,
 }
+
+
+def ayon_client(
+    base_url: str,
+    headers: Mapping[str, str],
+    *,
+    timeout: float,
+    transport: httpx.AsyncBaseTransport | None,
+    budget: Budget | None,
+    max_connections: int,
+) -> httpx.AsyncClient:
+    """A shared client for AYON: every request it sends, whichever module of the gateway makes
+    it, is sent within the cluster's AYON budget (``kitsync.budget``)."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        headers=dict(headers),
+        timeout=timeout,
+        transport=budgeted_transport(budget, transport, max_connections=max_connections),
+    )
+
+
+async def send(
+    client: httpx.AsyncClient,
+    method: str,
+    path: str,
+    secret: str,
+    *,
+    body: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    what: str | None = None,
+) -> httpx.Response:
+    """One request, counted; a transport failure or a non-2xx answer raises its typed error,
+    naming ``what`` (default: the path) and never ``secret``."""
+    what = what or path
+    try:
+        response = await client.request(method, path, json=body, headers=headers)
+    except httpx.TransportError as error:
+        count_request("ayon", None)
+        raise transport_error(method, what, error) from None
+    count_request("ayon", response.status_code)
+    if not response.is_success:
+        raise error_for(method, what, response, secret)
+    return response
 
 
 def error_for(method: str, path: str, response: httpx.Response, secret: str) -> AyonError:

@@ -11,12 +11,11 @@ from typing import Any, Literal, Self, TypeVar
 import httpx
 from pydantic import TypeAdapter
 
-from kitsync.ayon._http import error_for, parse, transport_error
+from kitsync.ayon._http import ayon_client, parse, send
 from kitsync.ayon._identifiers import safe_project_name
 from kitsync.ayon.errors import AyonConflict, AyonError, AyonNotFound, OperationFailed
-from kitsync.budget import Budget, budgeted_transport
+from kitsync.budget import Budget
 from kitsync.concurrency import task_group
-from kitsync.metrics import count_request
 from kitsync.schemas.ayon import (
     AnatomyItem,
     AyonEvent,
@@ -68,13 +67,13 @@ class AyonWriter:
         self._base_url = base_url.rstrip("/")
         self._secret = api_key
         self._chunk_size = chunk_size
-        self._client = httpx.AsyncClient(
-            base_url=self._base_url,
-            headers={"x-api-key": api_key, "X-Sender": SENDER, "X-Sender-Type": SENDER_TYPE},
+        self._client = ayon_client(
+            base_url,
+            {"x-api-key": api_key, "X-Sender": SENDER, "X-Sender-Type": SENDER_TYPE},
             timeout=timeout,
-            # Every request of this client, whichever module of the gateway makes it, is sent
-            # within the cluster's AYON budget.
-            transport=budgeted_transport(budget, transport, max_connections=max_connections),
+            transport=transport,
+            budget=budget,
+            max_connections=max_connections,
         )
         # Every request waits for a slot here rather than in httpx's pool, whose wait counts
         # against the timeout: one limit for the whole process, so a fan-out of thousands (the
@@ -305,16 +304,8 @@ class AyonWriter:
         sender: str | None = None,
     ) -> httpx.Response:
         headers = {"X-Sender": sender} if sender else None
-        try:
-            async with self._slots:
-                response = await self._client.request(method, path, json=body, headers=headers)
-        except httpx.TransportError as error:
-            count_request("ayon", None)
-            raise transport_error(method, path, error) from None
-        count_request("ayon", response.status_code)
-        if not response.is_success:
-            raise error_for(method, path, response, self._secret)
-        return response
+        async with self._slots:
+            return await send(self._client, method, path, self._secret, body=body, headers=headers)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[tuple[int, list[Any]]]:
