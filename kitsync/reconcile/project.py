@@ -228,15 +228,15 @@ class _Run:
         failures: list[Failure] = []
         operations: tuple[Operation, ...] = ()
         folders: list[AyonFolder] | None = None  # AYON's folders now, if known without a read
-        describer: Describer | None = None  # knows the paths as the last pass left them
+        describer: Describer | None = None  # knows the paths as the last steps left them
         for _ in range(PASSES):
             planned, state = await self._plan(read, ayon)
             ayon = None  # a next pass reads afresh: this one may write
-            describer = Describer(state.folders, state.tasks)
             if planned.empty:
                 failures = []  # what failed before has been done since, by another worker
                 folders = state.folders  # nothing written since they were read
                 break
+            describer = Describer(state.folders, state.tasks)
             with collector_paused():
                 steps = describer.steps(planned.entities.operations)
             if self.itemize:
@@ -245,7 +245,8 @@ class _Run:
             if not failures and planned.entities.settled:
                 break
         self.progress(0, 0, "linking")
-        assert describer is not None  # PASSES >= 1
+        if self.itemize and describer is None:  # only the itemized lines name paths
+            describer = Describer(state.folders, state.tasks)
         links_before = self._links_written()
         failures += await self._link(read, folders, describer)
         linked = self._links_written() - links_before
@@ -437,7 +438,7 @@ class _Run:
         return failures
 
     async def _link(
-        self, read: _Read, folders: list[AyonFolder] | None, describer: Describer
+        self, read: _Read, folders: list[AyonFolder] | None, describer: Describer | None
     ) -> list[Failure]:
         lines: list[str] = []
         try:
@@ -447,7 +448,7 @@ class _Run:
                 read.production,
                 folders,
                 on_applied=(lambda diff: lines.extend(describer.links(diff)))
-                if self.itemize
+                if describer is not None
                 else None,
             )
         except AyonError as error:
