@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from dataclasses import dataclass
 from typing import Protocol
 
+import httpx
+
 from kitsync.errors import TransientError
 from kitsync.metrics import BUDGET_IN_USE, BUDGET_LIMIT, BUDGET_PAUSES, BUDGET_WAIT
 
@@ -30,9 +32,11 @@ _TOKENS = itertools.count()
 _HANDOVERS = 4
 
 
-class BudgetTimeout(TransientError):
+class BudgetTimeout(TransientError, httpx.TransportError):
     """No slot came free within the budget's wait: the servers are saturated for that long.
-    Transient, so the work is retried later like any other overload."""
+    Transient, so the work is retried later like any other overload. Raised from under an
+    ``httpx`` client (``BudgetTransport``), so it is also a transport error: each gateway turns
+    it into its own "server unavailable" error, as it does a connection that failed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from kitsync.ayon import AyonWriter
+from kitsync.ayon import AyonUnavailable, AyonWriter
 from kitsync.budget import BudgetTimeout, BudgetTransport, LocalBudget, retry_after
-from kitsync.kitsu import KitsuClient
+from kitsync.kitsu import KitsuClient, KitsuUnavailable
 
 
 async def _peak_in_flight(budget: LocalBudget, workers: int, hold: float) -> int:
@@ -188,3 +188,30 @@ async def test_the_kitsu_client_sends_within_its_budget() -> None:
     ) as kitsu:
         await asyncio.gather(*(kitsu.persons() for _ in range(6)))
     assert server.peak == 1
+
+
+async def test_a_budget_wait_that_runs_out_is_each_gateways_unavailable_error() -> None:
+    """Every caller that handles "server unavailable" (retry the ingest, back the key off)
+    handles a saturated budget the same way: it never escapes a gateway untyped."""
+    ayon_budget = LocalBudget("ayon", 1, wait_seconds=0.1)
+    kitsu_budget = LocalBudget("kitsu", 1, wait_seconds=0.1)
+    async with (
+        AyonWriter(
+            "http://ayon",
+            "key",
+            transport=httpx.MockTransport(_Server({}).handle),
+            budget=ayon_budget,
+        ) as ayon,
+        KitsuClient(
+            "http://zou/api",
+            bot_token="token",
+            transport=httpx.MockTransport(_Server([]).handle),
+            budget=kitsu_budget,
+        ) as kitsu,
+        ayon_budget.slot(),
+        kitsu_budget.slot(),
+    ):
+        with pytest.raises(AyonUnavailable, match=r"no request slot of 1 free within 0\.1 s"):
+            await ayon.delete_links("p", ["0" * 32])
+        with pytest.raises(KitsuUnavailable, match=r"no request slot of 1 free within 0\.1 s"):
+            await kitsu.persons()
