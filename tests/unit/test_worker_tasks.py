@@ -13,7 +13,7 @@ import pytest
 from kitsync.config import Settings
 from kitsync.core.routing import Key
 from kitsync.reconcile import ReconcileResult, SyncContext
-from kitsync.worker.keyqueue import Claim
+from kitsync.worker.keyqueue import Claim, KeyQueueUnavailable
 from kitsync.worker.runtime import Runtime
 from kitsync.worker.tasks import reconcile
 
@@ -83,4 +83,31 @@ def test_a_run_that_loses_its_lease_queues_its_key_again(
     stats = runtime.run(queue.stats())
     # w2 holds it; the trigger marked it dirty, so it runs once more after w2's run.
     assert [p.owner for p in stats.processing] == ["w2"] and stats.dirty == 1
+    runtime.close()
+
+
+def test_follow_ups_are_queued_before_the_key_is_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies at the release leaves its key to run again (its lease runs out); its
+    follow-ups must be queued by then, as a key released is never run again for them."""
+    runtime, app = _runtime(tmp_path)
+    queue = runtime.queue()
+    runtime.run(queue.add([KEY]))
+    follow_up = Key.parse("p/casting/e1")
+
+    async def reconciled(ctx: SyncContext, key: Key) -> ReconcileResult:
+        return ReconcileResult(KEY, "changed", {"update folder": 1}, follow_ups=(follow_up,))
+
+    async def release_fails(*args: object) -> bool:
+        raise KeyQueueUnavailable("the queue went away at the release")
+
+    monkeypatch.setattr(reconcile, "reconcile_key", reconciled)
+    monkeypatch.setattr(Runtime, "context", lambda self: None)
+    monkeypatch.setattr(type(queue), "done", release_fails)
+
+    with pytest.raises(KeyQueueUnavailable):
+        reconcile.run(runtime, KEY)
+
+    assert [args for _, args, _ in app.sent] == [(str(follow_up),)]
     runtime.close()

@@ -2,7 +2,8 @@
 
 Claims the key in the key queue (a duplicate delivery, a retry not due yet, or a key another
 worker holds ends here), reconciles it while renewing the lease (``worker/leases.py``), then
-releases it: a trigger that came during the run makes it run once more. Failures:
+queues the follow-ups the run asked for and releases it: a trigger that came during the run makes
+it run once more. Failures:
 ``worker/failures.py``.
 """
 
@@ -71,10 +72,12 @@ def run(runtime: Runtime, key: str, since: str | None = None) -> dict[str, Any]:
         failed = reconcile_failed(runtime, parsed, owner, error)
         observe_reconcile(parsed.kind, failed["outcome"])
         return failed
+    if result.follow_ups:
+        # While the key is still held: a worker dying before the release has the key run
+        # again (its lease runs out), which queues them again; after the release, nothing would.
+        trigger(runtime, result.follow_ups)
     if runtime.run(queue.done(key, owner)):
         schedule(runtime, [parsed])
-    if result.follow_ups:
-        trigger(runtime, result.follow_ups)
     observe_reconcile(parsed.kind, result.outcome, datetime.fromisoformat(since) if since else None)
     log.info("reconciled %s", result.describe())
     record_reconcile(runtime, parsed, result, None)
