@@ -20,18 +20,22 @@ from importlib import resources
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from kitsync.budget._budget import BudgetUsage, SlotBudget
+from kitsync.errors import TransientError
+from kitsync.redis_errors import redis_unavailable
 from kitsync.redis_keys import RedisKeys
 
 log = logging.getLogger(__name__)
 
+
+class _Unreachable(TransientError):
+    """Redis cannot serve the budget now (``kitsync.redis_errors``): waited out inside, and
+    transient to a caller of ``usage``. The message is Redis's."""
+
+
 _SCRIPTS = ("acquire", "release", "renew", "pause", "usage")
-# Redis restarting or failing over: the budget waits for it like for a free slot.
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
 _OUTAGE_RETRY = 0.5  # seconds between two tries while Redis cannot be reached
 
 
@@ -71,10 +75,10 @@ class RedisBudget(SlotBudget):
     async def _try_acquire(self, token: str) -> float | None:
         try:
             reply = await self._run("acquire", token, self._limit, self._lease)
-        except _UNREACHABLE as error:
+        except _Unreachable as error:
             if self._outage is None:
                 log.warning("%s budget: Redis unreachable, waiting for it: %s", self._server, error)
-            self._outage = f"{type(error).__name__}: {error}"
+            self._outage = str(error)
             return _OUTAGE_RETRY
         if self._outage is not None:
             log.info("%s budget: Redis is back", self._server)
@@ -87,7 +91,7 @@ class RedisBudget(SlotBudget):
     async def _release(self, token: str) -> None:
         try:
             await self._run("release", token)
-        except _UNREACHABLE as error:
+        except _Unreachable as error:
             # Its lease gives the slot back.
             log.warning("%s budget: could not release a slot (%s)", self._server, error)
 
@@ -111,13 +115,13 @@ class RedisBudget(SlotBudget):
                 if not await self._run("renew", token, self._lease):
                     log.warning("%s budget: a slot held too long was reclaimed", self._server)
                     return
-            except _UNREACHABLE:
+            except _Unreachable:
                 continue  # the next renewal may get through; the request goes on either way
 
     async def _pause(self, seconds: float) -> None:
         try:
             await self._run("pause", seconds)
-        except _UNREACHABLE as error:
+        except _Unreachable as error:
             # The pause is then not shared; the request still waits for Redis to come back.
             log.warning("%s budget: could not share a pause (%s)", self._server, error)
 
@@ -129,4 +133,9 @@ class RedisBudget(SlotBudget):
         return f" (Redis unreachable: {self._outage})" if self._outage else ""
 
     async def _run(self, name: str, *args: str | float) -> Any:
-        return await self._scripts[name](keys=self._keys, args=list(args))
+        try:
+            return await self._scripts[name](keys=self._keys, args=list(args))
+        except RedisError as error:
+            if redis_unavailable(error):  # waited out like a taken slot
+                raise _Unreachable(f"{type(error).__name__}: {error}") from error
+            raise

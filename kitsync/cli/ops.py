@@ -10,11 +10,13 @@ from typing import TypeVar
 
 import click
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from kitsync.ayon_to_kitsu import RedisSyncState, describe_direction
 from kitsync.cli._common import EXIT_FAILED, settings_or_exit
 from kitsync.cli._main import main
 from kitsync.config import Settings, reveal
+from kitsync.errors import TransientError
 from kitsync.redis_keys import RedisKeys
 from kitsync.worker import names
 from kitsync.worker.clock import redis_now
@@ -54,7 +56,7 @@ def status(ctx: click.Context) -> None:
     settings = settings_or_exit(ctx, ("redis",))
     try:
         lines = asyncio.run(_status(settings))
-    except (KeyQueueError, OSError) as error:
+    except (KeyQueueError, TransientError, RedisError, OSError) as error:
         click.echo(f"kitsync status: Redis is unreachable: {error}", err=True)
         sys.exit(EXIT_FAILED)
     click.echo("\n".join(lines))

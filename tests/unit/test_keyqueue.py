@@ -15,10 +15,12 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import fakeredis
 import pytest
 import redis.asyncio as aioredis
+from redis.exceptions import BusyLoadingError, OutOfMemoryError, ResponseError
 
 from kitsync.worker.keyqueue import (
     Claim,
@@ -579,6 +581,37 @@ async def test_unreachable_redis_is_transient() -> None:
     with pytest.raises(KeyQueueUnavailable):
         await queue.dead_letters()
     await queue.close()
+
+
+class _Refusing(fakeredis.FakeAsyncRedis):
+    """A Redis that answers every command with one error reply."""
+
+    reply: Exception
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        raise self.reply
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        ResponseError(
+            "MISCONF Redis is configured to save RDB snapshots, but it's currently "
+            "unable to persist to disk."
+        ),
+        OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+        ResponseError("BUSY Redis is busy running a script."),
+        BusyLoadingError("Redis is loading the dataset in memory"),
+    ],
+)
+async def test_a_redis_that_cannot_write_now_is_transient(reply: Exception) -> None:
+    """Disk full, out of memory, a long script, a restart loading its data: the work is retried
+    later (an ingest, a receiver's 503), not refused for good."""
+    client = _Refusing()
+    client.reply = reply
+    queue = RedisKeyQueue(client, prefix=f"refusing-{uuid.uuid4().hex}:")
+    with pytest.raises(KeyQueueUnavailable, match="Redis unavailable"):
+        await queue.add([KEY])
 
 
 def _closed_port() -> int:

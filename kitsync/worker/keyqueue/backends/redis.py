@@ -17,10 +17,9 @@ from importlib import resources
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
+from kitsync.redis_errors import redis_unavailable
 from kitsync.redis_keys import KeyQueueKeys
 from kitsync.worker.keyqueue.backend import (
     EARLY_SLACK_SECONDS,
@@ -155,10 +154,9 @@ class RedisKeyQueue(KeyQueue):
     async def _guard(call: Awaitable[_T]) -> _T:
         try:
             return await call
-        # A read-only replica answers during a failover: that passes too.
-        except (RedisConnectionError, RedisTimeoutError, ReadOnlyError) as exc:
-            raise KeyQueueUnavailable(f"key queue: Redis unavailable ({exc})") from exc
         except RedisError as exc:
+            if redis_unavailable(exc):
+                raise KeyQueueUnavailable(f"key queue: Redis unavailable ({exc})") from exc
             raise KeyQueueError(f"key queue: Redis refused the operation ({exc})") from exc
 
 
