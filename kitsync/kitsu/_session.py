@@ -190,7 +190,8 @@ class KitsuSession:
         if status < 300:
             return  # before the message: building it decodes the (possibly large) body
         failure = f"{_where(method, path, params)}: HTTP {status}{self._detail(response)}"
-        if status >= 500:
+        # 429: still "too fast" after the budget waited out its Retry-After pauses.
+        if status >= 500 or status in (408, 429):
             raise KitsuUnavailable(failure)
         if status == 404:
             raise KitsuNotFound(failure)

@@ -381,6 +381,7 @@ def raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
     [
         (lambda _: httpx.Response(503, text="<html>Bad Gateway</html>"), KitsuUnavailable, "503"),
         (lambda _: recorded_error("500_asset_bad_uuid.json"), KitsuUnavailable, "Internal server"),
+        (lambda _: httpx.Response(429, text="Too Many Requests"), KitsuUnavailable, "429"),
         (raising(httpx.ReadTimeout("slow")), KitsuUnavailable, "no answer within 10s"),
         (raising(httpx.ConnectError("refused")), KitsuUnavailable, "ConnectError"),
         (raising(httpx.RemoteProtocolError("dropped")), KitsuUnavailable, "RemoteProtocolError"),
