@@ -144,26 +144,35 @@ class Settings(BaseSettings):
             return frozenset(fields)
         return value
 
+    @field_validator(
+        "kitsu_bot_token",
+        "kitsu_password",
+        "ayon_api_key",
+        "ayon_db_dsn",
+        "redis_url",
+        "webhook_secret",
+    )
+    @classmethod
+    def _clean_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # A secret read from a file (a Kubernetes or docker secret) often ends in a newline:
+        # sent as is, a header refuses it and the error message quotes the secret escaped,
+        # where the log scrubber cannot see it.
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        if any(ord(char) < 32 or ord(char) == 127 for char in text):
+            raise ValueError("holds a control character (a line break inside the value?)")
+        return SecretStr(text)
+
     @field_validator("ayon_db_dsn")
     @classmethod
     def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and urlsplit(value.get_secret_value()).scheme not in (
-            "postgres",
-            "postgresql",
-        ):
-            raise ValueError("must be a postgresql:// DSN")
-        return value
+        return _check_url(value, ("postgres", "postgresql"), "must be a postgresql:// DSN")
 
     @field_validator("redis_url")
     @classmethod
     def _check_redis(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and urlsplit(value.get_secret_value()).scheme not in (
-            "redis",
-            "rediss",
-            "unix",
-        ):
-            raise ValueError("must be a redis:// or rediss:// URL")
-        return value
+        return _check_url(value, ("redis", "rediss", "unix"), "must be a redis:// or rediss:// URL")
 
     def problems(self, need: Iterable[Need]) -> list[str]:
         """What is missing for the given parts of kitsync, one line each."""
@@ -190,6 +199,28 @@ class Settings(BaseSettings):
         if "webhook" in needs and self.webhook_secret is None:
             missing.append("KITSYNC_WEBHOOK_SECRET: missing (shared secret of the Zou plugin)")
         return missing
+
+
+def _check_url(value: SecretStr | None, schemes: tuple[str, ...], wrong: str) -> SecretStr | None:
+    if value is None:
+        return None
+    url = value.get_secret_value()
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise ValueError(wrong)
+    # A "/", "#" or "?" in the password ends the host part early: the rest of the password
+    # would be read as a port, a path or a query, and shown as such.
+    broken = "@" in url and "@" not in parts.netloc
+    try:
+        parts.port  # noqa: B018  raises on a port that is not a number
+    except ValueError:
+        broken = True
+    if broken:
+        raise ValueError(
+            "its host and port do not parse: percent-encode the password's special characters "
+            "(/ # ? @ : as %2F %23 %3F %40 %3A)"
+        )
+    return value
 
 
 def load_settings(need: Iterable[Need] = (), **overrides: object) -> Settings:

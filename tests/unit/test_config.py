@@ -109,3 +109,37 @@ def test_ayon_to_kitsu_is_off_by_default_and_named_per_field(
     monkeypatch.setenv("KITSYNC_AYON_TO_KITSU", "status,priority")
     with pytest.raises(ConfigError, match=r"KITSYNC_AYON_TO_KITSU: unknown field\(s\) priority"):
         load_settings()
+
+
+def test_a_secret_read_from_a_file_loses_its_line_break() -> None:
+    settings = load_settings(AYON_API_KEY="key-from-a-secret-file\n", KITSU_BOT_TOKEN=" token ")
+    assert settings.ayon_api_key is not None and settings.kitsu_bot_token is not None
+    assert settings.ayon_api_key.get_secret_value() == "key-from-a-secret-file"
+    assert settings.kitsu_bot_token.get_secret_value() == "token"
+
+
+def test_a_control_character_inside_a_secret_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError, match="AYON_API_KEY: holds a control character") as caught:
+        load_settings(AYON_API_KEY="first-half\nsecond-half")
+    assert "half" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("AYON_DB_DSN", "postgresql://ayon:Xq9/Zk+Lm2@db:5432/ayon"),
+        ("AYON_DB_DSN", "postgresql://ayon:12/Zk@db/ayon"),  # the password's head looks a port
+        ("KITSYNC_REDIS_URL", "redis://:pa#ss@redis:6379/0"),
+        ("KITSYNC_REDIS_URL", "redis://:pa?ss@redis:6379/0"),
+    ],
+)
+def test_a_url_password_that_is_not_percent_encoded_is_refused_without_echoing_it(
+    name: str, url: str
+) -> None:
+    """Left as is, the password would be read as the host, port or path, shown as such and
+    missed by the log scrubber."""
+    with pytest.raises(ConfigError, match=f"{name}: .*percent-encode") as caught:
+        load_settings(**{name: url})
+    assert "Zk" not in str(caught.value) and "ss@" not in str(caught.value)
+    encoded = url.replace("/Zk", "%2FZk").replace("#", "%23").replace("?", "%3F")
+    load_settings(**{name: encoded})
