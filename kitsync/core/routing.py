@@ -55,7 +55,10 @@ class Key:
 
     @classmethod
     def parse(cls, text: str) -> Key:
-        project_id, kind, kitsu_id = text.split("/")
+        parts = text.split("/")
+        if len(parts) != 3:
+            raise ValueError(f"not a kitsync key: {text!r}")
+        project_id, kind, kitsu_id = parts
         if kind not in KEY_KINDS or not project_id or not kitsu_id:
             raise ValueError(f"not a kitsync key: {text!r}")
         return cls(project_id, kind, kitsu_id)
@@ -69,7 +72,7 @@ class Routed:
 
 def keys_for_event(event: KitsuEvent) -> tuple[Key, ...]:
     """The keys an event dirties; empty for an event kitsync does not act on."""
-    project = event.project_id or _text(event.data.get("project_id"))
+    project = _text(event.project_id) or _text(event.data.get("project_id"))
     entity, _, action = event.name.partition(":")
     if entity in SHARED_KINDS and action in _SHARED_EVENTS[entity]:
         record_id = event.data.get(f"{entity.replace('-', '_')}_id")
@@ -105,7 +108,11 @@ def route(events: Iterable[KitsuEvent]) -> Routed:
 
 
 def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """``value`` if it can be part of a key: an id with no "/" (a key made of one would not
+    parse back, and its task would fail on every delivery); else None, as if absent."""
+    if isinstance(value, str) and value and "/" not in value and value.isprintable():
+        return value
+    return None
 
 
 def _one(project: str, kind: KeyKind, kitsu_id: object) -> tuple[Key, ...]:

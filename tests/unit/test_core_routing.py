@@ -158,6 +158,23 @@ def test_events_that_change_nothing_are_ignored(name: str) -> None:
 
 
 def test_key_parse_rejects_garbage() -> None:
-    for text in ("a/b", "p/planet/x", "/shot/x", "p/shot/"):
-        with pytest.raises(ValueError):
+    for text in ("a/b", "p/planet/x", "/shot/x", "p/shot/", "p/shot/a/b"):
+        with pytest.raises(ValueError, match="not a kitsync key"):
             Key.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("data", "project_id"),
+    [
+        ({"shot_id": "a/b"}, FILM),
+        ({"shot_id": "s1\n"}, FILM),
+        ({"shot_id": "s1"}, "p/x"),
+        ({"shot_id": "s1", "project_id": "p/x"}, None),
+    ],
+)
+def test_an_id_that_cannot_be_part_of_a_key_is_ignored(
+    data: dict[str, Any], project_id: str | None
+) -> None:
+    """Its key would not parse back: its task would fail on every delivery, and the periodic
+    recovery of lost tasks would stop at it."""
+    assert keys_for_event(_event("shot:update", data, project_id)) == ()

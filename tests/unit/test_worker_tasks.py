@@ -15,7 +15,7 @@ from kitsync.core.routing import Key
 from kitsync.reconcile import ReconcileResult, SyncContext
 from kitsync.worker.keyqueue import Claim, KeyQueueUnavailable
 from kitsync.worker.runtime import Runtime
-from kitsync.worker.tasks import reconcile
+from kitsync.worker.tasks import reconcile, recover
 
 KEY = "p/shot/s1"
 
@@ -110,4 +110,21 @@ def test_follow_ups_are_queued_before_the_key_is_released(
         reconcile.run(runtime, KEY)
 
     assert [args for _, args, _ in app.sent] == [(str(follow_up),)]
+    runtime.close()
+
+
+def test_recovery_sends_every_lost_key_but_one_that_cannot_parse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A key queued by an older kitsync from an id with a "/" stopped the whole recovery."""
+    runtime, app = _runtime(tmp_path)
+    queue = runtime.queue()
+    runtime.run(queue.add(["p/shot/a/b", KEY]))
+    monkeypatch.setattr(runtime.settings, "recover_after", 0.0)
+    time.sleep(0.01)
+
+    recover.run(runtime)
+
+    assert [args for _, args, _ in app.sent] == [(KEY,)]
+    assert "not a kitsync key: 'p/shot/a/b'" in caplog.text
     runtime.close()

@@ -23,7 +23,19 @@ OPTIONS: dict[str, Any] = {}
 
 def run(runtime: Runtime) -> dict[str, Any]:
     keys = runtime.run(runtime.queue().recover(runtime.settings.recover_after))
-    schedule(runtime, map(Key.parse, keys))
+    schedule(runtime, _parsed(keys))
     if keys:
         log.warning("re-scheduled %s keys whose task was lost", len(keys))
     return {"rescheduled": keys}
+
+
+def _parsed(keys: list[str]) -> list[Key]:
+    """The keys that parse: one that does not (queued by an older kitsync, which took ids with
+    a "/") is reported, and does not keep the rest from being sent."""
+    parsed: list[Key] = []
+    for key in keys:
+        try:
+            parsed.append(Key.parse(key))
+        except ValueError as error:
+            log.error("%s: left queued, it cannot be reconciled; drop it from Redis", error)
+    return parsed
