@@ -12,9 +12,10 @@ import pytest
 import redis.asyncio as aioredis
 import redis.exceptions as redis_errors
 
+from kitsync.errors import TransientError
 from kitsync.redis_keys import RedisKeys
 from kitsync.worker import locks
-from kitsync.worker.locks import LOCK_SECONDS, WAIT_SECONDS, RedisLocks
+from kitsync.worker.locks import LOCK_SECONDS, WAIT_SECONDS, LockUnavailable, RedisLocks
 
 PROJECT = "p_locks"
 SHORT = 0.3
@@ -62,3 +63,24 @@ def test_a_lost_lock_costs_seconds_and_a_waiter_outlasts_a_slow_holder() -> None
     # A release lost in a Redis restart used to stall the project's anatomy for a minute.
     assert LOCK_SECONDS <= 10
     assert WAIT_SECONDS >= 6 * LOCK_SECONDS
+
+
+async def test_a_lock_held_elsewhere_past_the_wait_is_a_transient_error(
+    redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bulk build's anatomy changes queue behind each other: a key that waited too long is
+    retried later, not dead-lettered."""
+    monkeypatch.setattr(locks, "WAIT_SECONDS", 0.1)
+    async with RedisLocks(redis, RedisKeys("t:")).anatomy(PROJECT):
+        with pytest.raises(LockUnavailable, match=f"lock t:lock:anatomy:{PROJECT}") as caught:
+            async with RedisLocks(redis, RedisKeys("t:")).anatomy(PROJECT):
+                raise AssertionError("acquired a lock held elsewhere")
+    assert isinstance(caught.value, TransientError)
+
+
+async def test_a_lock_lost_before_its_release_is_a_transient_error(
+    redis: aioredis.Redis,
+) -> None:
+    with pytest.raises(LockUnavailable, match="no longer owned"):
+        async with RedisLocks(redis, RedisKeys("t:")).anatomy(PROJECT):
+            await redis.delete(f"t:lock:anatomy:{PROJECT}")  # expired while its holder stalled
