@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from datetime import datetime
 from pathlib import Path
 
 import redis.asyncio as aioredis
 
 from kitsync.redis_keys import RedisKeys
+
+log = logging.getLogger(__name__)
 
 
 class RedisCursor:
@@ -35,12 +39,27 @@ class FileCursor:
 
     async def get(self) -> datetime | None:
         try:
-            return datetime.fromisoformat(self._path.read_text().strip())
-        except (FileNotFoundError, ValueError):
+            text = self._path.read_text().strip()
+        except FileNotFoundError:
+            return None
+        try:
+            return datetime.fromisoformat(text)
+        except ValueError:
+            log.error(
+                "the poller's cursor file %s holds %r, not a time: the poller starts again at "
+                "Kitsu's newest event; what Kitsu changed since the last cursor is left to the "
+                "full reconcile (`kitsync run` makes one at start)",
+                self._path,
+                text[:40],
+            )
             return None
 
     async def set(self, value: datetime) -> None:
-        # Write then rename: a crash never leaves a half-written cursor.
+        # Written, flushed to disk, then renamed: neither a crash nor a power cut leaves a
+        # half-written or empty cursor.
         temporary = self._path.with_suffix(".tmp")
-        temporary.write_text(value.isoformat())
+        with temporary.open("w") as file:
+            file.write(value.isoformat())
+            file.flush()
+            os.fsync(file.fileno())
         temporary.replace(self._path)
