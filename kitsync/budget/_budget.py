@@ -169,13 +169,22 @@ class SlotBudget(ABC):
     async def _handed_over(self, *, within: float) -> str | None:
         """The token of a slot a request of this process handed over, if one ends ``within``
         seconds."""
-        self._waiting = asyncio.get_running_loop().create_future()
+        waiting: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiting = waiting
         try:
-            return await asyncio.wait_for(self._waiting, within)
-        except TimeoutError:
-            return None
+            # Not wait_for: on 3.11 it swallows a cancel that comes with the hand-over (the
+            # request then goes out though cancelled), on 3.12 it drops the token (a slot held
+            # until its lease runs out).
+            await asyncio.wait({waiting}, timeout=within)
+        except asyncio.CancelledError:
+            if waiting.done():  # handed over as the request was cancelled: give the slot back
+                token = waiting.result()
+                self._handovers.pop(token, None)
+                await asyncio.shield(self._release(token))
+            raise
         finally:
             self._waiting = None
+        return waiting.result() if waiting.done() else None
 
     def _hand_over(self, token: str) -> bool:
         """Give the slot of ``token`` straight to this process's waiting request, if there is

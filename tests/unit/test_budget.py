@@ -215,3 +215,21 @@ async def test_a_budget_wait_that_runs_out_is_each_gateways_unavailable_error() 
             await ayon.delete_links("p", ["0" * 32])
         with pytest.raises(KitsuUnavailable, match=r"no request slot of 1 free within 0\.1 s"):
             await kitsu.persons()
+
+
+async def test_a_request_cancelled_as_a_slot_is_handed_to_it_stays_cancelled_and_frees_it() -> None:
+    """A worker that lost its lease cancels its requests: none may go out after that, and the
+    slot handed over at that moment must not stay held."""
+    budget = LocalBudget("ayon", 1, wait_seconds=5)
+
+    async def cancelled_request() -> None:
+        async with budget.slot():
+            raise AssertionError("sent though cancelled")
+
+    async with budget.slot():
+        waiter = asyncio.create_task(cancelled_request())
+        await asyncio.sleep(0.02)  # it waits for a slot of this process to be handed over
+    waiter.cancel()  # the slot was handed over on leaving the block, before the waiter woke
+    [outcome] = await asyncio.gather(waiter, return_exceptions=True)
+    assert isinstance(outcome, asyncio.CancelledError)
+    assert (await budget.usage()).in_use == 0
