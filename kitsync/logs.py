@@ -22,8 +22,10 @@ class SecretScrubber(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Longest first, so a secret that contains another is masked whole.
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        # As written, and as a repr quotes it (an error message quoting a header value, a
+        # backslash doubled). Longest first, so a secret that contains another is masked whole.
+        forms = {form for s in secrets for form in (s, repr(s)[1:-1])}
+        self._secrets = sorted({s for s in forms if len(s) >= 4}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self._secrets:

@@ -25,3 +25,13 @@ def test_secrets_are_scrubbed_in_plain_and_json(capsys: pytest.CaptureFixture[st
             assert lines[0]["message"] == "calling with key ***"
             assert "RuntimeError" in lines[1]["exception"]
     logging.getLogger().handlers.clear()
+
+
+def test_a_secret_quoted_as_a_repr_is_scrubbed_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """httpx/h11 quote a refused header value as bytes: a backslash in the secret is doubled."""
+    secret = "key\\with-backslash"
+    configure("INFO", "plain", secrets=[secret])
+    logging.getLogger("kitsync.test").error("Illegal header value %r", secret.encode())
+    err = capsys.readouterr().err
+    assert "with-backslash" not in err and "***" in err
+    logging.getLogger().handlers.clear()
