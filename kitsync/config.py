@@ -167,12 +167,14 @@ class Settings(BaseSettings):
     @field_validator("ayon_db_dsn")
     @classmethod
     def _check_dsn(cls, value: SecretStr | None) -> SecretStr | None:
-        return _check_url(value, ("postgres", "postgresql"), "must be a postgresql:// DSN")
+        return _secret_url(value, ("postgres", "postgresql"), "must be a postgresql:// DSN")
 
     @field_validator("redis_url")
     @classmethod
     def _check_redis(cls, value: SecretStr | None) -> SecretStr | None:
-        return _check_url(value, ("redis", "rediss", "unix"), "must be a redis:// or rediss:// URL")
+        return _secret_url(
+            value, ("redis", "rediss", "unix"), "must be a redis:// or rediss:// URL"
+        )
 
     def problems(self, need: Iterable[Need]) -> list[str]:
         """What is missing for the given parts of kitsync, one line each."""
@@ -187,6 +189,8 @@ class Settings(BaseSettings):
                 )
             if self.kitsu_bot_token is None and self.kitsu_email is None:
                 missing.append("KITSU_BOT_TOKEN or KITSU_EMAIL + KITSU_PASSWORD: missing")
+            if self.kitsu_bot_token is not None and self.kitsu_email is not None:
+                missing.append("KITSU_BOT_TOKEN or KITSU_EMAIL + KITSU_PASSWORD: set one, not both")
         if "ayon" in needs:
             if self.ayon_url is None:
                 missing.append("AYON_URL: missing (AYON server URL, e.g. https://ayon.example.com)")
@@ -201,7 +205,7 @@ class Settings(BaseSettings):
         return missing
 
 
-def _check_url(value: SecretStr | None, schemes: tuple[str, ...], wrong: str) -> SecretStr | None:
+def _secret_url(value: SecretStr | None, schemes: tuple[str, ...], wrong: str) -> SecretStr | None:
     if value is None:
         return None
     url = value.get_secret_value()

@@ -143,3 +143,15 @@ def test_a_url_password_that_is_not_percent_encoded_is_refused_without_echoing_i
     assert "Zk" not in str(caught.value) and "ss@" not in str(caught.value)
     encoded = url.replace("/Zk", "%2FZk").replace("#", "%23").replace("?", "%3F")
     load_settings(**{name: encoded})
+
+
+def test_a_bot_token_and_an_account_together_are_refused_at_start() -> None:
+    """The Kitsu client refuses both; said with the other problems, not when it is built."""
+    with pytest.raises(ConfigError, match=r"KITSU_EMAIL \+ KITSU_PASSWORD: set one, not both"):
+        load_settings(
+            ["kitsu"],
+            KITSU_URL="https://kitsu.example.com/api",
+            KITSU_BOT_TOKEN="token",
+            KITSU_EMAIL="bot@example.com",
+            KITSU_PASSWORD="pw",
+        )
