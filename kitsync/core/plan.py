@@ -116,7 +116,7 @@ def plan(
         statuses,
     )
     builder = _Builder(snapshot, delete_mode, tasks_follow_folders)
-    builder.remove_gone(gone_folders, gone_tasks)
+    builder.remove_gone(gone_folders, gone_tasks, live=[spec.key for spec in folders])
     for spec in _parents_first(folders):
         builder.folder(spec, anatomy.folder_type(spec.folder_type))
     builder.shed_suffixes()
@@ -126,7 +126,7 @@ def plan(
         folder_types=anatomy.new_folder_types,
         task_types=anatomy.new_task_types,
         statuses=anatomy.new_statuses,
-        operations=tuple(builder.operations),
+        operations=(*builder.operations, *builder.late_deletes),
         notes=tuple(builder.notes),
         names_changed_under=frozenset(builder.names_changed),
         settled=builder.settled,
@@ -163,6 +163,8 @@ class _Builder:
         self.notes: list[str] = []
         self.resolved: dict[str, str] = {key: f.id for key, f in snapshot.folders.items()}
         self.removed: set[str] = set()
+        # Deletes of gone folders that still hold folders Kitsu moved elsewhere: sent last.
+        self.late_deletes: list[Operation] = []
         # parent id -> lower-case name -> id of the active folder holding it
         self.names: dict[str | None, dict[str, str]] = {
             parent: {f.name.lower(): f.id for f in children if f.active}
@@ -179,7 +181,12 @@ class _Builder:
 
     # -- removals ---------------------------------------------------------------------------
 
-    def remove_gone(self, folder_keys: Iterable[str], task_keys: Iterable[str]) -> None:
+    def remove_gone(
+        self, folder_keys: Iterable[str], task_keys: Iterable[str], live: Iterable[str] = ()
+    ) -> None:
+        """Delete (or deactivate) what Kitsu no longer has. ``live``: Kitsu keys of folders
+        Kitsu still has; a gone folder holding one of them in AYON is deleted after the plan
+        has moved it out (AYON deletes a folder with everything under it)."""
         for key in sorted(set(task_keys)):
             task = self.snapshot.tasks.get(key)
             if task is not None:
@@ -190,9 +197,20 @@ class _Builder:
         known = {f.id: f for children in self.snapshot.children.values() for f in children}
         known.update({f.id: f for f in self.snapshot.folders.values()})
         gone = {f.id: f for k in folder_keys if (f := self.snapshot.folders.get(k)) is not None}
+        kept = {f.id for k in live if (f := self.snapshot.folders.get(k)) is not None}
+        holding = _ancestors(kept, known) & gone.keys()
         for folder in sorted(gone.values(), key=lambda f: f.id):
             if _has_ancestor_in(folder, gone, known):
                 continue  # removed with its ancestor (AYON cascades), or deactivated under it
+            deleted = self.delete_mode == "delete" and folder.id not in self.snapshot.with_products
+            if deleted and folder.id in holding:
+                # Its name stays taken until the end of this plan: a next pass may reuse it.
+                self.removed.add(folder.id)
+                self.late_deletes.append(
+                    Operation(type="delete", entity_type="folder", entity_id=folder.id)
+                )
+                self.settled = False
+                continue
             self._release(folder)
             if folder.active:
                 self.names_changed.add(folder.parent_id)
@@ -389,6 +407,17 @@ class _HeldByOthers:
     def __contains__(self, name: object) -> bool:
         holder = self.held.get(name) if isinstance(name, str) else None
         return holder is not None and holder != self.owner
+
+
+def _ancestors(ids: Iterable[str], known: Mapping[str, AyonFolder]) -> set[str]:
+    """Every ancestor of the folders ``ids`` (by their AYON parents)."""
+    found: set[str] = set()
+    for folder_id in ids:
+        parent = known[folder_id].parent_id if folder_id in known else None
+        while parent is not None and parent not in found:
+            found.add(parent)
+            parent = known[parent].parent_id if parent in known else None
+    return found
 
 
 def _has_ancestor_in(

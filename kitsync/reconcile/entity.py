@@ -27,6 +27,7 @@ from kitsync.core.ids import ayon_id
 from kitsync.core.names import better_name_free
 from kitsync.core.plan import AyonSnapshot, Plan, plan
 from kitsync.core.routing import Key
+from kitsync.errors import TransientError
 from kitsync.kitsu import KitsuClient, KitsuNotFound
 from kitsync.reconcile._apply import apply_plan, converge
 from kitsync.reconcile._links import links_to_remove_with
@@ -238,6 +239,9 @@ async def _plan_gone(
         project, [f.id for f in found_folders.values()]
     )
     where.path = next((f.path for f in found_folders.values()), where.path)
+    if ctx.delete_mode == "delete":
+        doomed = [f for f in found_folders.values() if f.id not in with_products]
+        await _wait_for_moves_out(ctx, project, doomed)
     snapshot = AyonSnapshot(
         anatomy=anatomy,
         folders=found_folders,
@@ -247,6 +251,41 @@ async def _plan_gone(
     return plan(
         snapshot, gone_folders=folders or (), gone_tasks=tasks or (), delete_mode=ctx.delete_mode
     )
+
+
+class MovesPending(TransientError):
+    """A folder Kitsu deleted still holds, in AYON, folders Kitsu has elsewhere now (shots
+    moved to another sequence, then the old one deleted). Deleting it would take them along
+    (AYON deletes a folder with everything under it): the delete waits for their own
+    reconciles to move them out, retried with backoff."""
+
+
+async def _wait_for_moves_out(ctx: SyncContext, project: str, doomed: list[AyonFolder]) -> None:
+    """Raise :class:`MovesPending` when a folder about to be deleted holds a folder whose Kitsu
+    entity still exists (asked of Kitsu one by one: a rare path, bounded by the budget)."""
+    if not doomed:
+        return
+    ids = {folder.id for folder in doomed}
+    under = await ctx.reader.folders_by_ids(project, await ctx.reader.subtree_ids(project, ids))
+    kitsu_ids = sorted(
+        {f.kitsu_id for f in under.values() if f.id not in ids and f.kitsu_id is not None}
+    )
+
+    async def exists(kitsu_id: str) -> bool:
+        try:
+            await ctx.kitsu.entity(kitsu_id)
+        except KitsuNotFound:
+            return False
+        return True
+
+    found = await asyncio.gather(*map(exists, kitsu_ids))
+    alive = [kitsu_id for kitsu_id, there in zip(kitsu_ids, found, strict=True) if there]
+    if alive:
+        where = ", ".join(folder.path or folder.name for folder in doomed)
+        raise MovesPending(
+            f"{where}: gone from Kitsu, but {len(alive)} folders under it are still in Kitsu "
+            f"(moved elsewhere, e.g. {alive[0]}): deleted once their reconciles moved them out"
+        )
 
 
 async def _with_ancestors(

@@ -13,6 +13,7 @@ import pytest
 from kitsync.core.ids import ayon_id
 from kitsync.core.routing import Key
 from kitsync.reconcile import reconcile_entity
+from kitsync.reconcile.entity import MovesPending
 from kitsync.schemas import EntityOrTaskKind, KitsuRecord
 from tests.expected import FILM_TREE, FILM_TREE_AFTER, TV_TREE, TV_TREE_AFTER
 from tests.fakes.ayon import SERVICE_KEY
@@ -205,3 +206,36 @@ async def test_swapped_names_leave_no_suffix_once_follow_ups_run(pg_dsn: str) ->
         assert tree["sequences/sq010/sh0010"][1] == "SH0010"
         assert tree["sequences/sq010/sh0020"][1] == "SH0020"
         assert not [path for path in tree if path.startswith("sequences/") and "_" in path]
+
+
+async def test_a_deleted_sequence_waits_for_the_shots_moved_out_of_it(pg_dsn: str) -> None:
+    """Shots moved to another sequence, then the old one deleted, in Kitsu; the sequence's key
+    runs before the shots' keys: deleting it then would take the shots along (AYON cascades),
+    tasks and all. It waits (a transient error, retried) until their keys moved them."""
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        await _reconcile_all(bed, FILM, await _keys(bed, FILM))
+        sequences = {s.name: s.id for s in await bed.ctx.kitsu.sequences(FILM)}
+        old, new = sequences["SQ010"], sequences["SQ020"]
+        moved = [shot for shot in await bed.ctx.kitsu.shots(FILM) if shot.parent_id == old]
+        assert moved
+        before = {shot.id: (await bed.folder(shot.id))["id"] for shot in moved}
+        tasks = {k: v for k, v in (await bed.tasks()).items() if k.split("/")[0] in before}
+        assert tasks
+        for shot in moved:
+            bed.kitsu.update_entity(shot.id, parent_id=new)
+        bed.kitsu.delete_entity(old)
+
+        with pytest.raises(MovesPending, match=f"{len(moved)} folders under it are still in"):
+            await reconcile_entity(bed.ctx, FILM, "sequence", old)
+        for shot in moved:
+            await reconcile_entity(bed.ctx, FILM, "shot", shot.id)
+        gone = await reconcile_entity(bed.ctx, FILM, "sequence", old)
+
+        assert gone.changes == {"delete folder": 1}
+        tree = await bed.tree()
+        assert not [path for path in tree if path.startswith("sequences/sq010")]
+        for shot in moved:
+            folder = await bed.folder(shot.id)
+            assert folder["id"] == before[shot.id]  # the same folder, moved: tasks kept
+            assert f"sequences/sq020/{shot.name.lower()}" in tree
+        assert {k: v for k, v in (await bed.tasks()).items() if k.split("/")[0] in before} == tasks

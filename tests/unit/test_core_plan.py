@@ -339,3 +339,49 @@ def test_the_full_plan_gives_a_canceled_entitys_tasks_its_flag() -> None:
     specs = production_specs(canceled)
     assert {t.active for t in specs.tasks if t.folder_key == shot.id} == {False}
     assert {t.active for t in specs.tasks if t.folder_key != shot.id} == {True}
+
+
+SQ1, SQ2, SH1, SH2 = (str(uuid.UUID(int=n)) for n in (101, 102, 103, 104))
+
+
+def _sequence(key: str, name: str) -> FolderSpec:
+    return FolderSpec(key, "Sequence", name, name, "Sequence", "shot", created=name)
+
+
+def _shot(key: str, name: str, sequence: str) -> FolderSpec:
+    return FolderSpec(key, "Shot", name, name, "Shot", sequence, created=name)
+
+
+def test_a_gone_folder_is_deleted_after_what_kitsu_moved_out_of_it() -> None:
+    """Shots moved from SQ010 to SQ020, then the empty SQ010 deleted in Kitsu: deleting SQ010
+    first would take the shots with it (AYON cascades), tasks and workfiles included."""
+    ayon = MemoryAyon(default_anatomy())
+    ayon.apply(
+        plan(
+            ayon.snapshot(),
+            [
+                root_spec("shot"),
+                _sequence(SQ1, "sq010"),
+                _sequence(SQ2, "sq020"),
+                _shot(SH1, "sh010", SQ1),
+                _shot(SH2, "sh020", SQ1),
+            ],
+        )
+    )
+    shot_ids = {key: ayon.snapshot().folders[key].id for key in (SH1, SH2)}
+    moved = [root_spec("shot"), _sequence(SQ2, "sq020"), _shot(SH1, "sh010", SQ2)]
+    # SH2 went with SQ010 (Zou deletes a sequence's shots with it): deleted with it.
+    ayon.apply(plan(ayon.snapshot(), moved, gone_folders=[SQ1, SH2]))
+    after = ayon.snapshot().folders
+    assert SQ1 not in after and SH2 not in after
+    assert after[SH1].id == shot_ids[SH1] and after[SH1].parent_id == after[SQ2].id
+    assert plan(ayon.snapshot(), moved).empty
+
+
+def test_a_gone_folder_that_frees_its_name_for_a_new_one_is_still_deleted_first() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    ayon.apply(plan(ayon.snapshot(), [root_spec("shot"), _sequence(SQ1, "sq010")]))
+    renewed = [root_spec("shot"), _sequence(SQ2, "sq010")]  # deleted, and made again
+    ayon.apply(plan(ayon.snapshot(), renewed, gone_folders=[SQ1]))
+    assert [f.name for f in ayon.folders.values() if f.folder_type == "Sequence"] == ["sq010"]
+    assert plan(ayon.snapshot(), renewed).empty
