@@ -10,10 +10,10 @@ what differs, so a duplicate or a replay writes nothing.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kitsync.ayon import AyonReads, AyonWriter
 from kitsync.ayon_to_kitsu.rules import Decision, assignee_view, decide, kitsu_status_for
@@ -25,6 +25,7 @@ from kitsync.metrics import CONFLICTS, KITSU_WRITES
 from kitsync.schemas import AyonTask, KitsuTask
 
 CONFLICT_TOPIC = "kitsync.conflict"
+_T = TypeVar("_T")
 
 
 class UnmappedStatus(KitsyncError):
@@ -55,6 +56,10 @@ class PushResult:
     # person changed one in AYON since this push read it, writing Kitsu's value would undo that
     # change for good (its own event would then find both sides equal; found by the fault tier).
     hold: frozenset[TwoWayField] = frozenset()
+    # Values Kitsu won (a person changed them in Kitsu): the base once the Kitsu -> AYON half
+    # has written them to AYON, not before. Recorded at once, a failed write would leave AYON's
+    # old value looking like a change made in AYON, and the retry would push it to Kitsu.
+    agree_when_written: Agreed = field(default_factory=Agreed)
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,8 @@ async def _push_status(
         await _record_conflict(
             writer, task, "status", decision, task.ayon.status, names.get(current, current)
         )
+    if decision.action == "to ayon":
+        return PushResult(agree_when_written=Agreed(status=current))
     if decision.action != "to kitsu":
         await state.agree({task.key: Agreed(status=current)})
         return PushResult(hold=_held("status", decision))
@@ -165,6 +172,12 @@ async def _push_assignees(
             decision,
             sorted(email_of.get(p, p) for p in view.ayon),
             sorted(email_of.get(p, p) for p in view.kitsu),
+        )
+    if decision.action == "to ayon":
+        return PushResult(
+            notes=notes,
+            keep_assignees=view.ayon_unknown,
+            agree_when_written=Agreed(assignees=tuple(view.kitsu)),
         )
     if decision.action != "to kitsu":
         await state.agree({task.key: Agreed(assignees=tuple(view.kitsu))})
@@ -260,4 +273,12 @@ def _merged(results: list[PushResult]) -> PushResult:
         tuple(user for result in results for user in result.keep_assignees),
         next((result.failure for result in results if result.failure), None),
         hold=frozenset().union(*(result.hold for result in results)),
+        agree_when_written=Agreed(
+            status=_first(result.agree_when_written.status for result in results),
+            assignees=_first(result.agree_when_written.assignees for result in results),
+        ),
     )
+
+
+def _first(values: Iterable[_T | None]) -> _T | None:
+    return next((value for value in values if value is not None), None)

@@ -55,6 +55,9 @@ async def _task_both_ways(ctx: SyncContext, two_way: TwoWay, key: Key) -> Reconc
         keep_assignees=pushed.keep_assignees,
         hold=pushed.hold,
     )
+    won = pushed.agree_when_written
+    if won.status is not None or won.assignees is not None:  # in AYON now: the base
+        await two_way.state.agree({str(key): won})
     if pushed.not_in_ayon and result.outcome == "changed":
         # Just created from Kitsu: both sides agree; this records it (the conflict rule's base).
         await push_task(two_way, ctx.kitsu, ctx.reader, ctx.writer, key.project_id, key.kitsu_id)

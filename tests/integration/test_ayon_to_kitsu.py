@@ -36,7 +36,13 @@ from kitsync.reconcile.project import reconcile_project
 from kitsync.reconcile.result import ReconcileResult
 from kitsync.worker.runtime import Runtime
 from kitsync.worker.tasks import ayon_events
-from tests.fakes.ayon import HUMAN_KEY, SERVICE_KEY, create_app, create_project
+from tests.fakes.ayon import (
+    HUMAN_KEY,
+    SERVICE_KEY,
+    create_app,
+    create_project,
+    inject_failures,
+)
 from tests.fakes.kitsu import BOT_TOKEN, FakeKitsu
 from tests.fakes.serve import serve
 from tests.integration.sync_bed import SyncBed, sync_bed
@@ -482,3 +488,24 @@ class SentTasks:
     def send_task(self, name: str, args: tuple[str, ...] = (), **options: object) -> None:
         assert name == "kitsync.reconcile"
         self.keys.extend(args)
+
+
+async def test_a_kitsu_change_whose_ayon_write_failed_is_not_pushed_back_over(
+    pg_dsn: str, redis_url: str, redis_prefix: str
+) -> None:
+    """A person changes a status in Kitsu; writing it to AYON fails (AYON down a moment). The
+    retry must write Kitsu's value to AYON, not take AYON's old value for a change made in
+    AYON and post it to Kitsu over the person's (the base was recorded before the write)."""
+    async with two_way_bed(pg_dsn, redis_url, redis_prefix) as bed:
+        task, new = await _a_task_to_change(bed)
+        bed.kitsu.set_task_status(task, KITSU_STATUS[new])
+        key = f"{FILM}/task/{task}"
+        inject_failures(bed.bed.ayon_app, 50, 503, path=f"/api/projects/{bed.bed.project}/")
+        with pytest.raises(TransientError):
+            await bed.reconcile([key])
+        bed.bed.ayon_app.state.fail_next.clear()  # AYON is back
+        [result] = await bed.reconcile([key])  # the worker's retry
+        assert "kitsu status" not in result.changes
+        assert bed.kitsu_task(task)["task_status_id"] == KITSU_STATUS[new]
+        assert (await bed.tasks())[task]["status"] == new
+        assert (await bed.reconcile([key]))[0].outcome == "in step"
