@@ -38,8 +38,11 @@ async def ensure_users(ctx: SyncContext, persons: Iterable[KitsuPerson]) -> int:
             continue
         attrib = {"email": person.email, "fullName": f"{person.first_name} {person.last_name}"}
         for name in user_names(person):
-            # Taken (409): by another person of the same name, as this e-mail has no user.
             if await ctx.writer.create_user(name, attrib=attrib, data={"kitsuId": person.id}):
                 made += 1
+                break
+            # Taken (409): by another person of the same name, or by this person's own user,
+            # just made by another worker (a new person's task keys run side by side).
+            if email in await ctx.reader.users_by_email([email]):
                 break
     return made
