@@ -193,7 +193,9 @@ class _Builder:
                 self.operations.append(
                     Operation(type="delete", entity_type="task", entity_id=task.id)
                 )
-                self.task_names.get(task.folder_id, {}).pop(task.name.lower(), None)
+                held = self.task_names.get(task.folder_id, {})
+                if held.get(task.name.lower()) == task.id:  # an inactive one holds no name
+                    del held[task.name.lower()]
         known = {f.id: f for children in self.snapshot.children.values() for f in children}
         known.update({f.id: f for f in self.snapshot.folders.values()})
         gone = {f.id: f for k in folder_keys if (f := self.snapshot.folders.get(k)) is not None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections import Counter
@@ -385,3 +386,23 @@ def test_a_gone_folder_that_frees_its_name_for_a_new_one_is_still_deleted_first(
     ayon.apply(plan(ayon.snapshot(), renewed, gone_folders=[SQ1]))
     assert [f.name for f in ayon.folders.values() if f.folder_type == "Sequence"] == ["sq010"]
     assert plan(ayon.snapshot(), renewed).empty
+
+
+T1, T2, T3 = (str(uuid.UUID(int=n)) for n in (201, 202, 203))
+
+
+def test_a_gone_inactive_task_does_not_free_the_name_an_active_sibling_holds() -> None:
+    ayon = MemoryAyon(default_anatomy())
+    folders = [root_spec("shot"), _sequence(SQ1, "sq010"), _shot(SH1, "sh010", SQ1)]
+    layout = TaskSpec(T1, SH1, "Layout", "Layout", "Layout", "Not ready", created="1")
+    ayon.apply(plan(ayon.snapshot(), folders, [replace(layout, active=False)]))
+    # A person made an active "layout" task by hand next to the canceled one.
+    mine = next(iter(ayon.tasks.values()))
+    hand_made = uuid.uuid4().hex
+    ayon.tasks[hand_made] = dataclasses.replace(mine, id=hand_made, active=True, data={})
+    # T1 deleted in Kitsu while another Layout task comes: it cannot take the hand-made name.
+    new = TaskSpec(T2, SH1, "Layout", "Layout", "Layout", "Not ready", created="2")
+    ayon.apply(plan(ayon.snapshot(), folders, [new], gone_tasks=[T1]))
+    names = {t.id: t.name for t in ayon.tasks.values()}
+    assert names[hand_made] == "layout" and names[ayon_id(T2)] != "layout"
+    assert T1 not in {t.kitsu_id for t in ayon.tasks.values()}
