@@ -255,6 +255,10 @@ class _Run:
         if self.changes:
             self.progress(0, 0, "checking")
             follow_ups = await self.changed_meanwhile(mark)
+            if self.changes["update project"]:
+                # Zou logs a project's own change with no project column, so the events above
+                # never hold it: the project's key reads its attributes again.
+                follow_ups = (*follow_ups, Key(self.project_id, "project", self.project_id))
             self.progress(len(follow_ups), len(follow_ups), "checking")
         if self.ctx.two_way is not None and not failures:
             await self._record_bases(self.ctx.two_way, read, state)
