@@ -303,9 +303,24 @@ class _Builder:
         self.resolved[spec.key] = folder_id
 
     def _tasks_follow(self, folder_id: str, active: bool) -> None:
-        for task in self.snapshot.task_siblings.get(folder_id, ()):
-            if task.kitsu_id is not None and task.active != active:
-                self._update("task", task.id, {"active": active})
+        held = self.task_names.setdefault(folder_id, {})
+        siblings = sorted(self.snapshot.task_siblings.get(folder_id, ()), key=lambda t: t.id)
+        for task in siblings:
+            if task.kitsu_id is None or task.active == active:
+                continue
+            if not active:
+                if held.get(task.name.lower()) == task.id:
+                    del held[task.name.lower()]
+                self._update("task", task.id, {"active": False})
+                continue
+            # Back among the active ones: its name may have been taken meanwhile (a task made
+            # by hand), and AYON would refuse the whole restore.
+            name = choose_task_name(
+                task.label or task.name, task.task_type, _HeldByOthers(held, task.id), task.name
+            )
+            held[name.lower()] = task.id
+            renamed = {"name": name} if name != task.name else {}
+            self._update("task", task.id, {"active": True, **renamed})
 
     def _note_name_change(
         self, current: AyonFolder | None, spec: FolderSpec, parent_id: str | None, name: str

@@ -406,3 +406,23 @@ def test_a_gone_inactive_task_does_not_free_the_name_an_active_sibling_holds() -
     names = {t.id: t.name for t in ayon.tasks.values()}
     assert names[hand_made] == "layout" and names[ayon_id(T2)] != "layout"
     assert T1 not in {t.kitsu_id for t in ayon.tasks.values()}
+
+
+def test_a_restored_entitys_task_whose_name_was_taken_meanwhile_is_renamed() -> None:
+    """AYON refuses two active tasks of one name, and the restore is atomic: the folder would
+    stay canceled too, retried until dead-lettered."""
+    ayon = MemoryAyon(default_anatomy())
+    folders = [root_spec("shot"), _sequence(SQ1, "sq010"), _shot(SH1, "sh010", SQ1)]
+    layout = TaskSpec(T1, SH1, "Layout", "Layout", "Layout", "Not ready")
+    ayon.apply(plan(ayon.snapshot(), folders, [layout]))
+    shot = folders[-1]
+    ayon.apply(plan(ayon.snapshot(), [replace(shot, active=False)], tasks_follow_folders=True))
+    mine = next(iter(ayon.tasks.values()))
+    hand_made = uuid.uuid4().hex
+    ayon.tasks[hand_made] = dataclasses.replace(mine, id=hand_made, active=True, data={})
+
+    ayon.apply(plan(ayon.snapshot(), [shot], tasks_follow_folders=True))
+    restored = ayon.tasks[ayon_id(T1)]
+    assert restored.active and restored.name != "layout"
+    assert ayon.tasks[hand_made].name == "layout"
+    assert plan(ayon.snapshot(), [shot], tasks_follow_folders=True).empty
