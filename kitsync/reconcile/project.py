@@ -252,7 +252,9 @@ class _Run:
         linked = self._links_written() - links_before
         self.progress(linked, linked, "linking")
         follow_ups: tuple[Key, ...] = ()
-        if self.changes:
+        # With AYON -> Kitsu on, also when nothing was written: a task Kitsu changed since the
+        # read must not get the value read as its base (it would pass for a change in AYON).
+        if self.changes or self.ctx.two_way is not None:
             self.progress(0, 0, "checking")
             follow_ups = await self.changed_meanwhile(mark)
             if self.changes["update project"]:
@@ -261,7 +263,7 @@ class _Run:
                 follow_ups = (*follow_ups, Key(self.project_id, "project", self.project_id))
             self.progress(len(follow_ups), len(follow_ups), "checking")
         if self.ctx.two_way is not None and not failures:
-            await self._record_bases(self.ctx.two_way, read, state)
+            await self._record_bases(self.ctx.two_way, read, state, set(follow_ups))
         self.progress(0, 0, "done")
         report = self._report(operations, failures=failures)
         return replace(report, follow_ups=tuple(dict.fromkeys((*follow_ups, *sorted(self.held)))))
@@ -351,15 +353,18 @@ class _Run:
             "them)",
         )
 
-    async def _record_bases(self, two_way: TwoWay, read: _Read, state: AyonState) -> None:
+    async def _record_bases(
+        self, two_way: TwoWay, read: _Read, state: AyonState, changed: set[Key]
+    ) -> None:
         """The tasks this run left in step (all but the held back, when nothing failed) are a
         sync: their values are the bases of the conflict rule (what a later change on one side
-        is measured against)."""
+        is measured against). Not those Kitsu ``changed`` since the read: their keys run
+        again."""
         values = kitsu_values(read.production.tasks, read.production.persons, state.users_by_email)
         agreed: dict[str, Agreed] = {}
         for kitsu_id, (status, assignees) in values.items():
             key = Key(self.project_id, "task", kitsu_id)
-            if key not in self.held:
+            if key not in self.held and key not in changed:
                 agreed[str(key)] = Agreed(
                     status if "status" in two_way.fields else None,
                     assignees if "assignees" in two_way.fields else None,

@@ -10,7 +10,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +27,7 @@ from kitsync.ayon_to_kitsu import (
     UnmappedStatus,
     drain_ayon_events,
 )
+from kitsync.ayon_to_kitsu.state import Agreed, TaskState
 from kitsync.config import TwoWayField, load_settings
 from kitsync.core.routing import Key
 from kitsync.errors import TransientError
@@ -509,3 +510,32 @@ async def test_a_kitsu_change_whose_ayon_write_failed_is_not_pushed_back_over(
         assert bed.kitsu_task(task)["task_status_id"] == KITSU_STATUS[new]
         assert (await bed.tasks())[task]["status"] == new
         assert (await bed.reconcile([key]))[0].outcome == "in step"
+
+
+async def test_a_full_reconcile_records_no_base_for_a_task_kitsu_changed_during_it(
+    pg_dsn: str, redis_url: str, redis_prefix: str
+) -> None:
+    """Its read is older than that change: recorded as the base, the value read would later
+    pass for a change made in AYON (had the task's own run recorded the new one meanwhile),
+    and be pushed over the person's. The task's key runs again instead."""
+    async with two_way_bed(pg_dsn, redis_url, redis_prefix) as bed:
+        task, new = await _a_task_to_change(bed)
+        recorded: list[str] = []
+
+        class Recording:
+            async def get(self, key: str) -> TaskState:
+                return await bed.state.get(key)
+
+            async def agree(self, values: Mapping[str, Agreed]) -> None:
+                recorded.extend(values)
+                await bed.state.agree(values)
+
+        def progress(done: int, total: int, phase: str) -> None:
+            if phase == "linking" and done == 0:
+                bed.kitsu.set_task_status(task, KITSU_STATUS[new])
+
+        ctx = replace(bed.ctx, two_way=TwoWay(BOTH, Recording()))
+        report = await reconcile_project(ctx, FILM, progress=progress)
+        assert report.changes == {}  # nothing to write: AYON was in step with what it read
+        assert Key(FILM, "task", task) in report.follow_ups
+        assert f"{FILM}/task/{task}" not in recorded and len(recorded) > 1
