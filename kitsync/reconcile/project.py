@@ -52,6 +52,7 @@ from kitsync.reconcile._project_plan import (
 from kitsync.reconcile._project_read import AyonState, read_ayon, read_production
 from kitsync.reconcile.casting import plan_project_casting, reconcile_project_casting
 from kitsync.reconcile.context import SyncContext
+from kitsync.reconcile.users import ensure_users
 from kitsync.schemas import BREAKDOWN, AyonFolder, KitsuEvent, KitsuProject, Operation
 
 __all__ = ["Failure", "Progress", "ProjectNotPaired", "ProjectReport", "reconcile_project"]
@@ -224,6 +225,10 @@ class _Run:
     async def real(self) -> ProjectReport:
         mark = await self._event_mark()  # before the read: what it cannot see comes after
         read, first = await self._read()
+        if self.ctx.create_users:  # before planning: the plan assigns the users it finds
+            assigned = {person for task in read.production.tasks for person in task.assignees or ()}
+            persons = [person for person in read.production.persons if person.id in assigned]
+            self.changes["create user"] += await ensure_users(self.ctx, persons)
         ayon: AyonState | None = first  # what the next pass plans from (None: read it then)
         failures: list[Failure] = []
         operations: tuple[Operation, ...] = ()

@@ -364,3 +364,17 @@ async def test_records_the_project_lists_leave_out_are_read_one_by_one(pg_dsn: s
             task["id"],
         )
         assert row is not None and row["task_type"] == "Edit"
+
+
+async def test_a_full_sync_creates_the_missing_users_when_asked(pg_dsn: str) -> None:
+    """With ``KITSYNC_CREATE_USERS`` on, ``kitsync pair`` gives every assignee a user: the
+    tasks' own keys may not run again for a long while."""
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        # The database is shared by the test's runs on each read path: start without the user.
+        await bed.pool.execute("DELETE FROM public.users WHERE name = 'chloe.castel'")
+        bed.ctx = replace(bed.ctx, create_users=True)
+        report = await reconcile_project(bed.ctx, FILM)
+        assert report.changes["create user"] == 1
+        assert not [note for note in report.notes if "chloe.castel@example.com" in note]
+        assigned = {a for _, _, users in (await bed.tasks()).values() for a in users}
+        assert "chloe.castel" in assigned
