@@ -250,11 +250,22 @@ class Mutations:
 
         With tasks and no force: cancel (``canceled: true``, ``<kind>:update``). Otherwise a
         hard delete: ``task:delete`` per task, then ``<kind>:delete``; links vanish silently.
-        Assets also log a ``shot:casting-update`` with empty diffs per shot they were in.
+        Assets also log a ``shot:casting-update`` with empty diffs per shot they were in. With
+        force, an episode's sequences and assets and a sequence's shots go first, each as its
+        own forced delete (Zou 1.0.97 ``remove_episode`` / ``remove_sequence``).
         """
         entity = self._entity(entity_id)
         kind = entity["type"].lower()
         project_id = entity["project_id"]
+        if force and kind in ("episode", "sequence"):
+            children = [
+                child["id"]
+                for child in self.store.entities.values()
+                if child.get("parent_id") == entity_id
+                or (kind == "episode" and child.get("source_id") == entity_id)
+            ]
+            for child_id in children:
+                self.delete_entity(child_id, force=True)
         tasks = self.store.tasks_of(entity_id)
         shots = [
             self.store.entities[link.entity_in_id]
