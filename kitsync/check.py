@@ -26,6 +26,7 @@ from kitsync.ayon import (
 )
 from kitsync.ayon_to_kitsu import RedisSyncState, describe_direction
 from kitsync.config import Settings, redact_url, reveal
+from kitsync.errors import ConfigError
 from kitsync.kitsu import (
     KitsuAuthError,
     KitsuBadResponse,
@@ -67,7 +68,7 @@ async def check_kitsu(settings: Settings) -> CheckResult:
         )
     except KitsuUnavailable as error:
         return CheckResult(name, False, f"{where}: unreachable or failing ({error})")
-    except KitsuError as error:
+    except (KitsuError, ConfigError) as error:  # ConfigError: no credentials, or both kinds
         return CheckResult(name, False, f"{where}: {error}")
     return CheckResult(name, True, f"{where}: logged in, {len(projects)} projects visible")
 
@@ -145,10 +146,8 @@ async def _check_database(name: str, settings: Settings, dsn: str) -> CheckResul
     where = f"database {redact_url(dsn)}"
     try:
         pool = await connect(dsn, min_size=1, max_size=2, command_timeout=settings.db_timeout)
-    except AyonError as error:
+    except AyonError as error:  # its message names the kind of error, never the DSN
         return CheckResult(name, False, f"{where}: {error}")
-    except Exception as error:  # asyncpg's auth / catalog errors: name the kind, not the DSN
-        return CheckResult(name, False, f"{where}: cannot connect ({type(error).__name__})")
     try:
         reader = AyonReader(pool)
         try:
@@ -220,4 +219,16 @@ CHECKS: tuple[Callable[[Settings], Awaitable[CheckResult]], ...] = (
 
 async def run_checks(settings: Settings) -> list[CheckResult]:
     """Run every check concurrently; never raises for a failing dependency."""
-    return list(await asyncio.gather(*(check(settings) for check in CHECKS)))
+    return list(await asyncio.gather(*(_verdict(check, settings) for check in CHECKS)))
+
+
+async def _verdict(
+    check: Callable[[Settings], Awaitable[CheckResult]], settings: Settings
+) -> CheckResult:
+    """A check that fails in a way it did not foresee is a FAIL line of its own, not a
+    traceback instead of every line (named by its type: its message may quote a setting)."""
+    try:
+        return await check(settings)
+    except Exception as error:
+        what = check.__name__.removeprefix("check_").replace("_", " ")
+        return CheckResult(what, False, f"check failed: {type(error).__name__}")

@@ -13,7 +13,13 @@ from pydantic import TypeAdapter
 
 from kitsync.ayon import _sql
 from kitsync.ayon._identifiers import project_schema, safe_project_name
-from kitsync.ayon.errors import AmbiguousPairing, AyonError, AyonNotFound, AyonUnavailable
+from kitsync.ayon.errors import (
+    AmbiguousPairing,
+    AyonAuthError,
+    AyonError,
+    AyonNotFound,
+    AyonUnavailable,
+)
 from kitsync.core.ids import ayon_id
 from kitsync.gc_pause import collector_paused
 from kitsync.heap import trim_after_parsing
@@ -69,10 +75,15 @@ async def connect(
                 "default_transaction_read_only": "on",
             },
         )
+    # The DSN may hold a password: name the error type only.
     except _TRANSIENT as error:
-        # The DSN may hold a password: name the error type only.
         raise AyonUnavailable(
             f"cannot connect to AYON's database: {type(error).__name__}"
+        ) from None
+    except (asyncpg.PostgresError, ValueError) as error:  # a wrong user, password, database
+        raise AyonAuthError(
+            f"AYON's database refused the connection: {type(error).__name__} "
+            "(check AYON_DB_DSN's user, password and database name)"
         ) from None
 
 

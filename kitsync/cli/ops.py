@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import redis.asyncio as aioredis
@@ -31,7 +31,16 @@ def _queue(settings: Settings) -> tuple[aioredis.Redis, KeyQueue]:
     return redis, RedisKeyQueue(redis, prefix=RedisKeys(settings.redis_prefix).key_queue)
 
 
-def _on_queue(settings: Settings, work: Callable[[KeyQueue], Awaitable[T]]) -> T:
+def _on_redis(command: str, work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's work on Redis; Redis failing is one line and exit 1, not a traceback."""
+    try:
+        return asyncio.run(work)
+    except (KeyQueueError, TransientError, RedisError, OSError) as error:
+        click.echo(f"kitsync {command}: Redis is unreachable: {error}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _on_queue(command: str, settings: Settings, work: Callable[[KeyQueue], Awaitable[T]]) -> T:
     """Run one key-queue call with a client of its own, closed afterwards."""
 
     async def run() -> T:
@@ -41,7 +50,7 @@ def _on_queue(settings: Settings, work: Callable[[KeyQueue], Awaitable[T]]) -> T
         finally:
             await redis.aclose()
 
-    return asyncio.run(run())
+    return _on_redis(command, run())
 
 
 @main.command()
@@ -54,12 +63,7 @@ def status(ctx: click.Context) -> None:
       $ kitsync status
     """
     settings = settings_or_exit(ctx, ("redis",))
-    try:
-        lines = asyncio.run(_status(settings))
-    except (KeyQueueError, TransientError, RedisError, OSError) as error:
-        click.echo(f"kitsync status: Redis is unreachable: {error}", err=True)
-        sys.exit(EXIT_FAILED)
-    click.echo("\n".join(lines))
+    click.echo("\n".join(_on_redis("status", _status(settings))))
 
 
 async def _status(settings: Settings) -> list[str]:
@@ -152,7 +156,7 @@ def dlq_list(ctx: click.Context) -> None:
     lines = [
         f"{datetime.fromtimestamp(d.failed_at, UTC).isoformat(timespec='seconds')}  "
         f"{d.key}  ({d.attempts} attempts)  {d.error}"
-        for d in _on_queue(settings, lambda queue: queue.dead_letters())
+        for d in _on_queue("dlq list", settings, lambda queue: queue.dead_letters())
     ]
     click.echo("\n".join(lines) if lines else "no dead letters")
 
@@ -174,7 +178,9 @@ def dlq_replay(ctx: click.Context, keys: tuple[str, ...], everything: bool) -> N
         raise click.UsageError("name the keys to replay, or give --all")
     from kitsync.worker.celery_app import app
 
-    replayed = _on_queue(settings, lambda queue: queue.replay(None if everything else keys))
+    replayed = _on_queue(
+        "dlq replay", settings, lambda queue: queue.replay(None if everything else keys)
+    )
     for key in replayed:
         app.send_task(names.RECONCILE, args=(key,))
     click.echo(f"replayed {len(replayed)} keys")
@@ -195,5 +201,7 @@ def dlq_drop(ctx: click.Context, keys: tuple[str, ...], everything: bool) -> Non
     if not keys and not everything:
         raise click.UsageError("name the keys to drop, or give --all")
 
-    dropped = _on_queue(settings, lambda queue: queue.drop(None if everything else keys))
+    dropped = _on_queue(
+        "dlq drop", settings, lambda queue: queue.drop(None if everything else keys)
+    )
     click.echo(f"dropped {len(dropped)} keys")

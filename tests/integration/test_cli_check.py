@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -157,6 +158,14 @@ def test_redis_absent_is_single_process_mode(
     assert code == 0 and "single-process" in lines["Redis"]
 
 
+def _stranger() -> str:
+    """The tests' database server, as a role it does not know."""
+    parts = urlsplit(PG_ADMIN_DSN)
+    return parts._replace(
+        netloc=f"no_such_role_kitsync@{parts.hostname}:{parts.port or 5432}"
+    ).geturl()
+
+
 @pytest.mark.parametrize(
     ("change", "name", "words"),
     [
@@ -173,6 +182,13 @@ def test_redis_absent_is_single_process_mode(
             "cannot connect",
         ),
         ({"KITSYNC_REDIS_URL": "redis://127.0.0.1:{port}/0"}, "Redis", "unreachable"),
+        # An account uncommented under the example's bot token: a line, not a traceback.
+        ({"KITSU_EMAIL": "bot@example.com", "KITSU_PASSWORD": "pw"}, "Kitsu", "not both"),
+        (
+            {"AYON_DB_DSN": "{stranger}"},  # a role the database does not know
+            "AYON reads",
+            "check AYON_DB_DSN's user, password and database name",
+        ),
     ],
 )
 def test_each_failure_is_named(
@@ -183,7 +199,9 @@ def test_each_failure_is_named(
     words: str,
 ) -> None:
     values = {
-        key: value.format(kitsu=env["KITSU_URL"], port=free_port(), admin=PG_ADMIN_DSN)
+        key: value.format(
+            kitsu=env["KITSU_URL"], port=free_port(), admin=PG_ADMIN_DSN, stranger=_stranger()
+        )
         for key, value in change.items()
     }
     code, lines = _check(monkeypatch, **values)
