@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -11,6 +11,11 @@ from kitsync.cli._common import settings_or_exit
 from kitsync.cli._main import main
 from kitsync.config import Need
 from kitsync.worker.names import ALL_QUEUES
+
+if TYPE_CHECKING:  # imported where a command runs: `kitsync --help` must not pay for them
+    import threading
+
+    import uvicorn
 
 WORKER_NEEDS: tuple[Need, ...] = ("kitsu", "ayon", "redis")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -213,7 +218,9 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
         server = uvicorn.Server(
             uvicorn.Config(web, host=host, port=port, log_config=None, access_log=False)
         )
-        threading.Thread(target=server.run, name="receiver", daemon=True).start()
+        receiver = threading.Thread(target=server.run, name="receiver", daemon=True)
+        receiver.start()
+        _until_listening(server, receiver, f"{host}:{port}")
     else:
         click.echo(
             "KITSYNC_WEBHOOK_SECRET is not set: receiver off, the poller brings events in", err=True
@@ -240,3 +247,19 @@ def run(ctx: click.Context, host: str, port: int, concurrency: int) -> None:
             "--without-mingle",
         ]
     )
+
+
+def _until_listening(server: uvicorn.Server, thread: threading.Thread, where: str) -> None:
+    """Wait for the receiver to listen; stop `kitsync run` if it cannot (a port in use): uvicorn
+    ends only its own thread then, and the Zou plugin's posts would be refused without a word."""
+    import sys
+    import time
+
+    from kitsync.cli._common import EXIT_FAILED
+
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            click.echo(f"kitsync run: the receiver cannot listen on {where} (in use?)", err=True)
+            sys.exit(EXIT_FAILED)
+        time.sleep(0.05)

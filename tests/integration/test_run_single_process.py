@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,18 +34,7 @@ SECRET = "single-process-secret"
 
 @asynccontextmanager
 async def kitsync_run(bed: SyncBed, pg_dsn: str, state: Path, port: int) -> AsyncIterator[int]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KITSU_", "AYON_", "KITSYNC_"))}
-    env |= {
-        "KITSU_URL": bed.kitsu_url,
-        "KITSU_BOT_TOKEN": BOT_TOKEN,
-        "AYON_URL": bed.ayon_url,
-        "AYON_API_KEY": SERVICE_KEY,
-        "KITSYNC_WEBHOOK_SECRET": SECRET,
-        "KITSYNC_STATE_DIR": str(state),
-        "KITSYNC_POLL_INTERVAL": "2",
-    }
-    if bed.read_path == "sql":
-        env["AYON_DB_DSN"] = pg_dsn
+    env = _run_env(bed, pg_dsn, state)
     log = (state.parent / f"run-{port}.log").open("ab")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "kitsync", "run", "--host", "127.0.0.1", "--port", str(port),
@@ -61,6 +51,23 @@ async def kitsync_run(bed: SyncBed, pg_dsn: str, state: Path, port: int) -> Asyn
             except TimeoutError:
                 os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+def _run_env(bed: SyncBed, pg_dsn: str, state: Path) -> dict[str, str]:
+    """``kitsync run``'s environment: this machine's, without any setting of its own."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KITSU_", "AYON_", "KITSYNC_"))}
+    env |= {
+        "KITSU_URL": bed.kitsu_url,
+        "KITSU_BOT_TOKEN": BOT_TOKEN,
+        "AYON_URL": bed.ayon_url,
+        "AYON_API_KEY": SERVICE_KEY,
+        "KITSYNC_WEBHOOK_SECRET": SECRET,
+        "KITSYNC_STATE_DIR": str(state),
+        "KITSYNC_POLL_INTERVAL": "2",
+    }
+    if bed.read_path == "sql":
+        env["AYON_DB_DSN"] = pg_dsn
+    return env
 
 
 async def _healthy(port: int) -> bool:
@@ -96,3 +103,28 @@ async def test_run_without_redis_end_to_end_and_after_a_kill(pg_dsn: str, tmp_pa
 
             await until(renamed, tmp_path)
         assert len(fake.events()) > mark
+
+
+async def test_run_stops_when_its_receiver_cannot_listen(pg_dsn: str, tmp_path: Path) -> None:
+    """A port in use ended only uvicorn's thread: kitsync ran on, the Zou plugin's posts refused
+    without a word. It stops now, saying why."""
+    state = tmp_path / "state"
+    state.mkdir()
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            env = _run_env(bed, pg_dsn, state)
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "kitsync", "run", "--host", "127.0.0.1", "--port", str(port),
+                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                cwd=tmp_path, start_new_session=True,
+            )  # fmt: skip
+            try:
+                output, _ = await asyncio.wait_for(process.communicate(), 60)
+            finally:
+                if process.returncode is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 1, output.decode()
+    assert f"the receiver cannot listen on 127.0.0.1:{port}" in output.decode()
