@@ -5,16 +5,18 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from typing import TypeVar
 
 import asyncpg
 import click
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from kitsync.ayon import AyonError
 from kitsync.cli._common import EXIT_CONFIG, EXIT_FAILED, settings_or_exit
 from kitsync.cli._main import main
-from kitsync.config import Need, Settings
+from kitsync.config import Need, Settings, reveal
 from kitsync.errors import ConfigError, KitsyncError
 from kitsync.kitsu import KitsuError
 from kitsync.reconcile import (
@@ -27,6 +29,7 @@ from kitsync.reconcile import (
     reconcile_project,
 )
 from kitsync.reconcile.progress import PhaseMeter
+from kitsync.redis_keys import RedisKeys
 
 NEEDS: tuple[Need, ...] = ("kitsu", "ayon")
 T = TypeVar("T")
@@ -74,6 +77,7 @@ def pair(ctx: click.Context, kitsu_project: str, ayon_project: str | None, verbo
     pairing, report = _run(ctx, settings, run)
     click.echo(pairing.describe())
     _show(report, verbose)
+    _hand_over(settings, report)
     if report.failures:
         ctx.exit(EXIT_FAILED)
 
@@ -117,6 +121,7 @@ def sync(ctx: click.Context, project: str, dry_run: bool, verbose: bool) -> None
 
     report = _run(ctx, settings, run)
     _show(report, verbose)
+    _hand_over(settings, report)
     if report.failures:
         ctx.exit(EXIT_FAILED)
 
@@ -173,7 +178,16 @@ def _run(ctx: click.Context, settings: Settings, work: Callable[[SyncContext], A
     """Run ``work`` with the clients; user-facing errors end the command with one line."""
 
     async def with_context() -> T:
-        async with open_context(settings) as sync:
+        async with AsyncExitStack() as stack:
+            locks = None
+            if settings.redis_url is not None:
+                # The workers' locks: an anatomy change made here must not race one of theirs.
+                from kitsync.worker.locks import RedisLocks
+
+                redis = aioredis.Redis.from_url(reveal(settings.redis_url) or "")
+                stack.push_async_callback(redis.aclose)
+                locks = RedisLocks(redis, RedisKeys(settings.redis_prefix))
+            sync = await stack.enter_async_context(open_context(settings, locks=locks))
             return await work(sync)
 
     try:
@@ -189,6 +203,35 @@ def _run(ctx: click.Context, settings: Settings, work: Callable[[SyncContext], A
             f"error: AYON's database (AYON_DB_DSN): {type(error).__name__}: {error}", err=True
         )
     ctx.exit(EXIT_FAILED)
+
+
+def _hand_over(settings: Settings, report: ProjectReport) -> None:
+    """The keys the run hands back (Kitsu changed them while it wrote, or they differ in a
+    field synced both ways): queued for the workers when there is a Redis, else said."""
+    keys = report.follow_ups
+    if not keys:
+        return
+    if settings.redis_url is None:
+        click.echo(
+            f"{len(keys)} keys changed in Kitsu while this ran, or differ in a field synced both "
+            "ways: `kitsync run` reconciles them; or run this again",
+            err=True,
+        )
+        return
+    from kitsync.worker.app import create_celery
+    from kitsync.worker.runtime import Runtime
+    from kitsync.worker.scheduling import trigger
+
+    runtime = Runtime(settings)
+    create_celery(settings, runtime)
+    try:
+        trigger(runtime, keys)
+    except (KitsyncError, RedisError, OSError) as error:
+        click.echo(f"{len(keys)} keys to reconcile again could not be queued: {error}", err=True)
+        return
+    finally:
+        runtime.close()
+    click.echo(f"{len(keys)} keys changed meanwhile, queued for the workers", err=True)
 
 
 def _explain(error: KitsyncError, settings: Settings) -> str:

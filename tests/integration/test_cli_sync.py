@@ -17,11 +17,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis
 from click.testing import CliRunner, Result
 
 from kitsync.cli import main
 from kitsync.core.plan import plan
 from kitsync.core.production import production_specs
+from kitsync.redis_keys import RedisKeys
+from kitsync.worker.keyqueue import RedisKeyQueue
+from kitsync.worker.keyqueue.backend import QueueStats
+from kitsync.worker.names import QUEUES
 from tests.conftest import PG_ADMIN_DSN
 from tests.expected import FILM_TREE, FILM_TREE_AFTER, USERS
 from tests.fakes.ayon import SERVICE_KEY, add_users, create_app, create_project
@@ -177,6 +182,8 @@ def test_pair_and_sync_film(
 ) -> None:
     paired = _invoke("pair", "Fixture Film")
     assert paired.exit_code == 0, paired.output
+    # The project's key is handed back (its attributes were written): no Redis, so it is said.
+    assert "1 keys changed in Kitsu while this ran" in paired.stderr
     project = _paired(pg_dsn, FILM)
     assert project == "fixture_film"
     assert f"paired with created AYON project {project}" in paired.stdout
@@ -357,3 +364,31 @@ def test_user_errors(
     assert words in result.output
     assert "Traceback" not in result.output
     assert "wrong-key-123" not in result.output and BOT_TOKEN not in result.output
+
+
+def test_with_redis_the_keys_a_run_hands_back_go_to_the_workers(
+    env: dict[str, str], redis_url: str, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Here the project's own key (the first sync wrote its attributes): queued in the workers'
+    key queue, with its task, as a worker's full reconcile does (without Redis it is said:
+    see ``test_pair_and_sync_film``)."""
+    monkeypatch.setenv("KITSYNC_REDIS_URL", redis_url)
+    monkeypatch.setenv("KITSYNC_REDIS_PREFIX", redis_prefix)
+    paired = _invoke("pair", "Fixture Film")
+    assert paired.exit_code == 0, paired.output
+    assert "1 keys changed meanwhile, queued for the workers" in paired.stderr
+
+    async def stats() -> QueueStats:
+        queue = RedisKeyQueue(redis_url, prefix=RedisKeys(redis_prefix).key_queue)
+        try:
+            return await queue.stats()
+        finally:
+            await queue.close()
+
+    assert asyncio.run(stats()).queued == 1
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = RedisKeys(redis_prefix)
+        assert sum(client.llen(keys.broker_queue(queue)) for queue in QUEUES) == 1
+    finally:
+        client.close()
