@@ -249,6 +249,11 @@ class _Run:
             failures = await self._apply(planned, steps)
             if not failures and planned.entities.settled:
                 break
+        else:
+            if failures:  # a write lost to a worker that made the same (409) is no failure
+                planned, state = await self._plan(read, None)
+                if planned.empty:
+                    failures, folders = [], state.folders
         self.progress(0, 0, "linking")
         if self.itemize and describer is None:  # only the itemized lines name paths
             describer = Describer(state.folders, state.tasks)

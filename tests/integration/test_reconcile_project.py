@@ -24,6 +24,7 @@ from kitsync.reconcile import (
     reconcile_project,
     reconcile_project_casting,
 )
+from kitsync.reconcile import project as project_module
 from kitsync.reconcile.record import SYNC_TOPIC
 from kitsync.schemas import KIND_OF_TYPE_NAME, EntityOrTaskKind
 from tests.expected import FILM_TREE, FILM_TREE_AFTER
@@ -379,3 +380,26 @@ async def test_a_full_sync_creates_the_missing_users_when_asked(pg_dsn: str) -> 
         assert not [note for note in report.notes if "chloe.castel@example.com" in note]
         assigned = {a for _, _, users in (await bed.tasks()).values() for a in users}
         assert "chloe.castel" in assigned
+
+
+async def test_writes_another_worker_made_first_are_no_failure(
+    pg_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Event reconciles made the same entities while the full reconcile wrote (AYON answered
+    409 "already exists"): its last pass ended with those as failures, though AYON was in step
+    (found by the fault tier). A fresh plan finds them done."""
+    monkeypatch.setattr(project_module, "PASSES", 1)  # the first pass is the last
+    async with sync_bed(pg_dsn, FakeKitsu.from_fixtures("film", "after_build"), FILM) as bed:
+        real = bed.ctx.writer.operations
+        raced: list[bool] = []
+
+        async def operations(project: str, ops: Any) -> Any:
+            if not raced:  # another worker sends the same, just before
+                raced.append(True)
+                await real(project, ops)
+            return await real(project, ops)
+
+        monkeypatch.setattr(bed.ctx.writer, "operations", operations)
+        report = await reconcile_project(bed.ctx, FILM)
+        assert raced and report.failures == ()
+        assert await bed.tree() == FILM_TREE
